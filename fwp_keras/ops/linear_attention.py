@@ -1,0 +1,128 @@
+"""The sum update rule (paper Eq. 17-19): linear attention as a fast weight programmer.
+
+    S_t = S_{t-1} + k_t^T v_t            z_t = z_{t-1} + k_t
+    o_t = q_t S_t        or, with attention normalisation,   o_t = q_t S_t / (q_t . z_t + eps)
+
+Three forms of one function, side by side: the recurrent reference (a scan over time of the
+one-step form), the chunked form (DESIGN Section 4) and the one-step form for decoding.
+"""
+
+from keras import ops
+
+from fwp_keras.ops import _common as common
+
+
+def linear_attention(
+    q,
+    k,
+    v,
+    *,
+    causal=True,
+    normalize=False,
+    initial_state=None,
+    return_state=False,
+    implementation="auto",
+    chunk_size=common.DEFAULT_CHUNK_SIZE,
+    eps=1e-6,
+):
+    """Sum-rule fast weight memory (linear attention).
+
+    Args:
+        q: queries `[B, Tq, H, Dk]`, already passed through the feature map.
+        k: keys `[B, T, H, Dk]`, already passed through the feature map.
+        v: values `[B, T, H, Dv]`.
+        causal: `True` for the autoregressive (decoder) form, `False` for the bidirectional
+            (encoder) form, in which `k, v` may be another sequence (cross-attention) of a
+            different length than `q`.
+        normalize: apply the attention normaliser `z` (Eq. 19); the state is then `(S, z)`.
+        initial_state: `S: [B, H, Dk, Dv]`, or `(S, z)` with `z: [B, H, Dk]` when
+            `normalize=True`. Defaults to zeros.
+        return_state: also return the final state.
+        implementation: `"recurrent"`, `"chunked"` or `"auto"`.
+        chunk_size: rows per chunk of the chunked form.
+        eps: added to the attention normaliser's denominator.
+
+    Returns:
+        `o: [B, Tq, H, Dv]` in the dtype of `q`, and the final state (float32, or float64 for
+        float64 inputs) when `return_state=True`.
+    """
+    common.check_implementation(implementation, chunk_size)
+    batch, heads, dk, dv = common.check_inputs(q, k, v, same_length=causal)
+    common.check_state(initial_state, batch, heads, dk, dv, normalize)
+    out_dtype = q.dtype
+    dtype = common.compute_dtype(q)
+    q, k, v = common.cast_all(dtype, q, k, v)
+    state = (
+        common.zeros_state(k, v, normalize, dtype)
+        if initial_state is None
+        else common.cast_state(initial_state, dtype)
+    )
+    if not causal:
+        o, state = _bidirectional(q, k, v, state, normalize, eps)
+    elif implementation == "recurrent":
+        o, state = _recurrent(q, k, v, state, normalize, eps)
+    else:
+        o, state = _chunked(q, k, v, state, normalize, eps, chunk_size)
+    o = ops.cast(o, out_dtype)
+    return (o, state) if return_state else o
+
+
+def linear_attention_step(q, k, v, state, *, normalize=False, eps=1e-6):
+    """One decoding step: `q, k: [B, H, Dk]`, `v: [B, H, Dv]`, state as in `linear_attention`.
+
+    Returns `(o: [B, H, Dv], new_state)`; constant work per token whatever the context length.
+    """
+    if normalize:
+        s, z = state
+        z = z + k
+    else:
+        s = state
+    s = s + ops.einsum("bhk,bhv->bhkv", k, v)
+    o = ops.einsum("bhk,bhkv->bhv", q, s)
+    if normalize:
+        o = o / (ops.sum(q * z, axis=-1, keepdims=True) + eps)
+        return o, (s, z)
+    return o, s
+
+
+def _recurrent(q, k, v, state, normalize, eps):
+    def step(carry, inputs):
+        o, carry = linear_attention_step(*inputs, carry, normalize=normalize, eps=eps)
+        return carry, o
+
+    state, o = common.scan(step, state, common.time_major(q, k, v))
+    return ops.moveaxis(o, 0, 1), state
+
+
+def _chunked(q, k, v, state, normalize, eps, chunk_size):
+    s0, z0 = state if normalize else (state, None)
+    length = ops.shape(q)[1]
+    qc, kc, vc = (common.to_chunks(x, chunk_size) for x in (q, k, v))  # [B, H, N, C, D]
+
+    # State entering each chunk: S0 plus the writes of all earlier chunks (exclusive prefix sum).
+    writes = ops.einsum("bhnck,bhncv->bhnkv", kc, vc)
+    s_before = common.exclusive_chunk_cumsum(writes, s0)
+    scores = ops.einsum("bhnck,bhnsk->bhncs", qc, kc) * common.causal_mask(chunk_size, ops.dtype(q))
+    o = ops.einsum("bhnck,bhnkv->bhncv", qc, s_before) + ops.einsum(
+        "bhncs,bhnsv->bhncv", scores, vc
+    )
+    s_final = s0 + ops.sum(writes, axis=2)
+    if not normalize:
+        return common.from_chunks(o, length), s_final
+
+    key_sums = ops.sum(kc, axis=3)  # [B, H, N, Dk]
+    z_before = common.exclusive_chunk_cumsum(key_sums, z0)
+    denominator = ops.einsum("bhnck,bhnk->bhnc", qc, z_before) + ops.sum(scores, axis=-1)
+    o = o / (denominator[..., None] + eps)
+    return common.from_chunks(o, length), (s_final, z0 + ops.sum(key_sums, axis=2))
+
+
+def _bidirectional(q, k, v, state, normalize, eps):
+    s0, z0 = state if normalize else (state, None)
+    s = s0 + ops.einsum("bthk,bthv->bhkv", k, v)
+    o = ops.einsum("bthk,bhkv->bthv", q, s)
+    if not normalize:
+        return o, s
+    z = z0 + ops.sum(k, axis=1)
+    o = o / (ops.einsum("bthk,bhk->bth", q, z)[..., None] + eps)
+    return o, (s, z)

@@ -1,0 +1,1 @@
+"""fit-based training, data pipelines and command-line jobs."""
