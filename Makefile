@@ -9,7 +9,6 @@ OUT ?= demo_output
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[test,demo,jax,torch]"
 	touch $@
 

@@ -74,7 +74,7 @@ class FastWeightAttention(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         for name, value in (("num_heads", num_heads), ("key_dim", key_dim)):
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
         if value_dim is not None and (not isinstance(value_dim, int) or value_dim < 1):
             raise ValueError(
@@ -243,6 +243,20 @@ class FastWeightAttention(keras.layers.Layer):
 
     def compute_output_shape(self, query_shape, value_shape=None):
         return tuple(query_shape[:-1]) + (self.output_dim or query_shape[-1],)
+
+    def compute_output_spec(self, query, value=None, return_state=False, **kwargs):
+        output = keras.KerasTensor(self.compute_output_shape(query.shape), self.compute_dtype)
+        if not return_state:
+            return output
+        batch, heads, dtype = query.shape[0], self.num_heads, self._state_dtype
+        s = keras.KerasTensor((batch, heads, self.state_key_dim, self.value_dim), dtype)
+        if self.normalization == "attention":
+            return output, (s, keras.KerasTensor((batch, heads, self.state_key_dim), dtype))
+        return output, s
+
+    @property
+    def _state_dtype(self):
+        return "float64" if self.compute_dtype == "float64" else "float32"
 
     def compute_mask(self, query, value=None, padding_mask=None, mask=None, **kwargs):
         return mask

@@ -1,0 +1,109 @@
+"""Shared helpers of the layer tests: numbers out of Keras, and a float64 NumPy pipeline of
+`FastWeightAttention` built from the layer's own weights on top of `tests/reference.py`."""
+
+import os
+import sys
+
+import keras
+import numpy as np
+
+_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _TESTS not in sys.path:  # conftest.py does this too; harmless if it already has
+    sys.path.insert(0, _TESTS)
+
+import reference  # noqa: E402
+
+from fwp_keras.layers import feature_maps  # noqa: E402
+
+TOL = 1e-5  # relative error of float32 results against the float64 reference
+
+
+def to_np(x):
+    """A backend tensor (or a tuple of them) as float64 NumPy."""
+    if isinstance(x, (tuple, list)):
+        return tuple(to_np(t) for t in x)
+    return np.asarray(keras.ops.convert_to_numpy(x), np.float64)
+
+
+def rel_err(ref, x):
+    ref, x = to_np(ref), to_np(x)
+    assert ref.shape == x.shape, (ref.shape, x.shape)
+    return np.linalg.norm(ref - x) / max(np.linalg.norm(ref), 1e-300)
+
+
+def assert_close(x, ref, tol=TOL):
+    """`||ref - x|| / ||ref|| <= tol`, for tensors or matching tuples of them."""
+    if isinstance(ref, (tuple, list)):
+        assert isinstance(x, (tuple, list)) and len(x) == len(ref)
+        for a, b in zip(x, ref):
+            assert_close(a, b, tol)
+        return
+    err = rel_err(ref, x)
+    assert err <= tol, f"relative error {err:.3g} > {tol:.3g}"
+
+
+def random(shape, seed=0, scale=1.0):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype("float32")
+
+
+def numpy_feature_map(layer):
+    """The float64 reference of a feature-map layer."""
+    if isinstance(layer, feature_maps.ELUPlusOne):
+        return reference.elu_plus_one
+    if isinstance(layer, feature_maps.DPFP):
+        return lambda x: reference.dpfp(x, layer.nu)
+    if isinstance(layer, feature_maps.FAVORPlus):
+        projection = to_np(layer.projection)
+        return lambda x: reference.favor_plus(x, projection)
+    if isinstance(layer, keras.layers.Identity):
+        return lambda x: np.asarray(x, np.float64)
+    if isinstance(layer, keras.layers.Activation) and layer.activation is keras.activations.tanh:
+        return np.tanh
+    raise NotImplementedError(type(layer))
+
+
+def _dense(layer, x):
+    y = np.asarray(x, np.float64) @ to_np(layer.kernel)
+    return y + to_np(layer.bias) if layer.use_bias else y
+
+
+def numpy_attention(layer, query, value=None, padding_mask=None, initial_state=None):
+    """`FastWeightAttention` in float64 from the built layer's weights: returns (y, state)."""
+    memory = query if value is None else value
+    heads, dk, dv = layer.num_heads, layer.key_dim, layer.value_dim
+
+    def split(x, dim):
+        return x.reshape(x.shape[0], x.shape[1], heads, dim)
+
+    phi = numpy_feature_map(layer.feature_map)
+    q = phi(split(_dense(layer.query_dense, query), dk))
+    k = phi(split(_dense(layer.key_dense, memory), dk))
+    v = split(_dense(layer.value_dense, memory), dv)
+    normalize = {"sum": reference.sum_normalize, "l2": reference.l2_normalize}.get(
+        layer.normalization
+    )
+    if normalize is not None:
+        q, k = normalize(q, layer.eps), normalize(k, layer.eps)
+    beta = None
+    if layer.update_rule != "sum":
+        beta = 1.0 / (1.0 + np.exp(-_dense(layer.beta_dense, memory)))
+    if padding_mask is not None:
+        keep = np.asarray(padding_mask, np.float64)
+        k, v = k * keep[:, :, None, None], v * keep[:, :, None, None]
+        beta = None if beta is None else beta * keep[:, :, None]
+    if initial_state is not None:
+        initial_state = to_np(initial_state)
+    attention = layer.normalization == "attention"
+    if layer.update_rule == "sum":
+        o, state = reference.linear_attention(
+            q, k, v, causal=layer.causal, normalize=attention,
+            initial_state=initial_state, eps=layer.eps,
+        )
+    elif layer.update_rule == "delta":
+        o, state = reference.delta_rule(
+            q, k, v, beta, normalize=attention, initial_state=initial_state, eps=layer.eps
+        )
+    else:
+        o, state = reference.gated_rule(q, k, v, beta, initial_state=initial_state)
+    y = _dense(layer.output_dense, o.reshape(o.shape[0], o.shape[1], heads * dv))
+    return y, state
