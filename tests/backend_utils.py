@@ -177,26 +177,20 @@ def value_and_grads(fn, inputs, cotangents, tf_graph=False):
     return outputs, pack_like(inputs, to_numpy(list(grads)))
 
 
-def compile_with_dynamic_shapes(fn, inputs):
-    """`fn(**inputs)` as a compiled function: `tf.function` with unknown batch and time
-    (the shapes a Keras model traces), `jax.jit` on JAX. Returns a function of the same inputs.
+def tf_function_with_unknown_batch_and_time(fn, inputs):
+    """`fn(**inputs)` as a `tf.function` whose signature leaves batch and time unknown (the
+    shapes a Keras model traces). Returns a function of the same keyword inputs.
     """
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
+    import tensorflow as tf
 
-        def spec(path, x):
-            unknown = 1 if path.startswith("[initial_state]") else 2  # [B, T, ...] or [B, ...]
-            return tf.TensorSpec([None] * unknown + list(x.shape[unknown:]), x.dtype)
+    def spec(path, x):
+        unknown = 1 if path.startswith("[initial_state]") else 2  # [B, ...] or [B, T, ...]
+        return tf.TensorSpec([None] * unknown + list(x.shape[unknown:]), x.dtype)
 
-        signature = [spec(path, x) for path, x in leaves_with_paths(inputs)]
-        graph_fn = tf.function(lambda *leaves: fn(**pack_like(inputs, leaves)),
-                               input_signature=signature)
-        return lambda **kw: graph_fn(*[leaf for _, leaf in leaves_with_paths(kw)])
-    if BACKEND == "jax":
-        import jax
-
-        return jax.jit(fn)
-    raise NotImplementedError(f"No compiled form for the {BACKEND} backend")
+    signature = [spec(path, x) for path, x in leaves_with_paths(inputs)]
+    graph_fn = tf.function(lambda *leaves: fn(**pack_like(inputs, leaves)),
+                           input_signature=signature)
+    return lambda **kw: graph_fn(*[leaf for _, leaf in leaves_with_paths(kw)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,12 +284,24 @@ class Rule:
             x["initial_state"] = make_state(rng, batch, heads, dk, dv, normalize)
         return map_structure(lambda a: a.astype(dtype), x)
 
-    def __call__(self, inputs, normalize=False, **kwargs):
-        """The library op on `inputs` (numpy arrays, converted here, or backend tensors)."""
+    def __call__(self, inputs, normalize=False, jit=True, **kwargs):
+        """The library op on `inputs` (numpy arrays, converted here, or backend tensors).
+
+        On JAX under `jax.jit` unless `jit=False`: eager op-by-op dispatch compiles every
+        primitive for every new shape, several times slower than one compiled program.
+        """
         inputs = map_structure(
             lambda a: ops.convert_to_tensor(a) if isinstance(a, np.ndarray) else a, inputs
         )
-        return self.op(**inputs, **self.norm_kwargs(normalize), **kwargs)
+
+        def op(x):
+            return self.op(**x, **self.norm_kwargs(normalize), **kwargs)
+
+        if BACKEND == "jax" and jit:
+            import jax
+
+            op = jax.jit(op)
+        return op(inputs)
 
     def reference(self, inputs, normalize=False, **kwargs):
         return self.ref(**inputs, **self.norm_kwargs(normalize), **kwargs)
@@ -345,10 +351,10 @@ SHAPES = {
     "D60": (1, 63, 1, 60, 60, True),
     "T1000": (1, 1000, 2, 16, 12, True),
 }
-# (shape, implementation, chunk_size): every shape with two implementations, every
-# implementation on two or more shapes, the chunk sizes 16, 32 and 64 each with a partial last
-# chunk (T = 1, 63, 100, 1000) or a single partial chunk (D60). Kept lean: on JAX every case is
-# one XLA compilation of the forward and backward program.
+# (shape, implementation, chunk_size): the recurrent and the chunked form on every shape, "auto"
+# once; chunk sizes 16, 32 and 64, always with a partial last chunk (T = 1, 63, 100, 1000) or a
+# single partial chunk (D60). Kept lean: on JAX every case is one XLA compilation of a forward
+# and backward program (about a second on a 2-core CPU).
 REFERENCE_CASES = [
     ("T1", "recurrent", 64),
     ("T1", "chunked", 16),
@@ -364,14 +370,22 @@ REFERENCE_CASES = [
 REFERENCE_CASE_IDS = [f"{shape}-{impl}{'' if impl == 'recurrent' else chunk}"
                       for shape, impl, chunk in REFERENCE_CASES]
 
+
+def normalize_options(rule):
+    """`normalize` in [False, True], or [False] for a rule without attention normalisation."""
+    return pytest.mark.parametrize(
+        "normalize", [False, True] if rule.has_normalize else [False],
+        ids=["plain", "normalized"] if rule.has_normalize else ["plain"],
+    )
+
 # ---------------------------------------------------------------------------------------------
 # Shared checks
 # ---------------------------------------------------------------------------------------------
 
 
-def check_against_reference(rule, inputs, *, normalize=False, grads=True, fwd_tol=FWD_TOL,
-                            grad_tol=GRAD_TOL, seed=0, tf_graph=False, skip_grads=(), **kwargs):
-    """The op's output, final state (and gradients of a random linear loss w.r.t. every input,
+def check_against_reference(rule, inputs, *, normalize=False, fwd_tol=FWD_TOL, grad_tol=GRAD_TOL,
+                            seed=0, tf_graph=False, skip_grads=(), **kwargs):
+    """The op's output, final state and gradients (of a random linear loss, w.r.t. every input,
     the initial state included, but those named in `skip_grads`) against the float64 reference.
 
     `kwargs` go to the op (implementation, chunk_size, causal); `causal` also to the reference.
@@ -384,29 +398,19 @@ def check_against_reference(rule, inputs, *, normalize=False, grads=True, fwd_to
     def fn(**x):
         return rule(x, normalize, return_state=True, **kwargs)
 
-    if grads:
-        rng = np.random.default_rng(seed + 1)
-        cotangents = map_structure(lambda e: rng.standard_normal(e.shape).astype(dtype), expected)
-        outputs, actual_grads = value_and_grads(fn, inputs, cotangents, tf_graph)
-        do, d_state = cotangents
-        expected_grads = rule.reference_grad(inputs, do, d_state, normalize, **ref_kwargs)
-        names = [name for name in inputs if name not in skip_grads]
-        assert_close({name: actual_grads[name] for name in names},
-                     {name: expected_grads[name] for name in names}, grad_tol, "grad")
-    else:
-        outputs = fn(**to_tensor(inputs))
+    rng = np.random.default_rng(seed + 1)
+    cotangents = map_structure(lambda e: rng.standard_normal(e.shape).astype(dtype), expected)
+    outputs, actual_grads = value_and_grads(fn, inputs, cotangents, tf_graph)
+    do, d_state = cotangents
+    expected_grads = rule.reference_grad(inputs, do, d_state, normalize, **ref_kwargs)
+    names = [name for name in inputs if name not in skip_grads]
+    assert_close({name: actual_grads[name] for name in names},
+                 {name: expected_grads[name] for name in names}, grad_tol, "grad")
 
     o, state = outputs
     assert dtype_of(o) == str(dtype)
     assert all(dtype_of(s) == state_dtype for _, s in leaves_with_paths(state))
     assert_close(to_numpy(outputs), expected, fwd_tol, "forward")
-
-
-def normalize_options(rule):
-    return pytest.mark.parametrize(
-        "normalize", [False, True] if rule.has_normalize else [False],
-        ids=["plain", "normalized"] if rule.has_normalize else ["plain"],
-    )
 
 
 def check_reference_case(rule, shape, implementation, chunk_size, normalize, seed=1):
@@ -419,28 +423,8 @@ def check_reference_case(rule, shape, implementation, chunk_size, normalize, see
                             chunk_size=chunk_size, seed=seed, tf_graph=dims[1] >= 1000)
 
 
-def _keras_cumsum_keeps_float64():
-    with float64_enabled():
-        return dtype_of(ops.cumsum(ops.ones((2,), "float64"), axis=0)) == "float64"
-
-
-# Library bug on torch: keras.ops.cumsum computes float64 in float32 there (keras 3.15's
-# torch cumsum takes its dtype from result_type, which maps float64 to float32 on every backend
-# but TensorFlow). The chunked forms that use ops.cumsum (sum rule, gated rule, normalised delta
-# rule) then lose float64 precision (relative error ~1e-8). Strict: turns red once fixed.
-_CUMSUM_LOSES_FLOAT64 = not _keras_cumsum_keeps_float64()
-
-
-def uses_cumsum(rule, normalize, implementation):
-    """Whether the op's chunked form calls keras.ops.cumsum (see _CUMSUM_LOSES_FLOAT64)."""
-    return implementation != "recurrent" and (rule is not DELTA or normalize)
-
-
-def check_float64(rule, rng, normalize, implementation, request):
+def check_float64(rule, rng, normalize, implementation):
     """float64 inputs are computed in float64: forward to 1e-12, gradients to 1e-10."""
-    if _CUMSUM_LOSES_FLOAT64 and uses_cumsum(rule, normalize, implementation):
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason=f"keras.ops.cumsum demotes float64 on {BACKEND}"))
     with float64_enabled():
         inputs = rule.inputs(rng, 2, 100, 2, 6, 5, normalize=normalize, initial_state=True,
                              dtype="float64")
@@ -453,9 +437,9 @@ def check_steps(rule, rng, normalize, initial_state):
     inputs = rule.inputs(rng, 2, 37, 2, 6, 5, normalize=normalize, initial_state=initial_state)
     o_steps, state_steps = rule.run_steps(inputs, normalize)
     assert dtype_of(o_steps) == "float32"
-    for implementation in ("recurrent", "chunked"):
-        full = rule(inputs, normalize, return_state=True, implementation=implementation,
-                    chunk_size=16)
+    for implementation in ("recurrent", "chunked"):  # eager on JAX too
+        full = rule(inputs, normalize, jit=False, return_state=True,
+                    implementation=implementation, chunk_size=16)
         assert_close(to_numpy((o_steps, state_steps)), to_numpy(full), FWD_TOL, implementation)
 
 
@@ -473,33 +457,51 @@ def check_segments(rule, rng, normalize, implementation, splits=(0, 1, 40, 63, 1
                  to_numpy((o_full, state_full)), FWD_TOL, "segments")
 
 
-def check_low_precision(rule, rng, normalize, dtype, implementation):
-    """float16 / bfloat16 inputs: output in q's dtype, state float32, values close to float32."""
-    inputs = rule.inputs(rng, 2, 50, 2, 8, 6, normalize=normalize, initial_state=True)
-    low = {name: x if name == "initial_state" else to_tensor(x, dtype)
+LOW_PRECISION_TOL = {"float16": 2e-3, "bfloat16": 1e-2}
+
+def _low_precision_inputs(rule, rng, normalize, dtype, length):
+    """(inputs in `dtype` with a float32 state, the same values in float32), backend tensors."""
+    inputs = rule.inputs(rng, 2, length, 2, 8, 6, normalize=normalize, initial_state=True)
+    low = {name: to_tensor(x) if name == "initial_state" else to_tensor(x, dtype)
            for name, x in inputs.items()}
     same_values = {name: x if name == "initial_state" else ops.cast(x, "float32")
                    for name, x in low.items()}
-    kwargs = dict(return_state=True, implementation=implementation, chunk_size=16)
-    o, state = rule(low, normalize, **kwargs)
-    o32, state32 = rule(same_values, normalize, **kwargs)
+    return low, same_values
+
+
+def _check_low_precision_results(dtype, o, state, o32, state32):
     assert dtype_of(o) == dtype
     assert all(dtype_of(s) == "float32" for _, s in leaves_with_paths(state))
     # The computation is float32 inside: only the output's final rounding differs.
-    assert_close(to_numpy(o), to_numpy(o32), {"float16": 2e-3, "bfloat16": 1e-2}[dtype], "o")
+    assert_close(to_numpy(o), to_numpy(o32), LOW_PRECISION_TOL[dtype], "o")
     assert_close(to_numpy(state), to_numpy(state32), FWD_TOL, "state")
 
 
-def check_compiled(rule, rng, normalize, implementation):
-    """The op traced and compiled (tf.function with unknown batch and time / jax.jit)."""
+def check_low_precision(rule, rng, normalize, dtype, implementation):
+    """float16 / bfloat16 inputs: output in q's dtype, state float32, values close to float32."""
+    low, same_values = _low_precision_inputs(rule, rng, normalize, dtype, 50)
+    kwargs = dict(return_state=True, implementation=implementation, chunk_size=16)
+    _check_low_precision_results(dtype, *rule(low, normalize, **kwargs),
+                                 *rule(same_values, normalize, **kwargs))
+
+
+def check_step_low_precision(rule, rng, normalize, dtype):
+    """The one-step form with float16 / bfloat16 q, k, v and the float32 state, likewise."""
+    low, same_values = _low_precision_inputs(rule, rng, normalize, dtype, 3)
+    _check_low_precision_results(dtype, *rule.run_steps(low, normalize),
+                                 *rule.run_steps(same_values, normalize))
+
+
+def check_tf_function(rule, rng, normalize, implementation):
+    """The op traced by tf.function with unknown batch and time."""
     inputs = rule.inputs(rng, 2, 37, 2, 6, 5, normalize=normalize, initial_state=True)
-    fn = compile_with_dynamic_shapes(
+    fn = tf_function_with_unknown_batch_and_time(
         lambda **x: rule(x, normalize, return_state=True, implementation=implementation,
                          chunk_size=16),
         inputs,
     )
     actual = fn(**to_tensor(inputs))
-    assert_close(to_numpy(actual), rule.reference(inputs, normalize), FWD_TOL, "compiled")
+    assert_close(to_numpy(actual), rule.reference(inputs, normalize), FWD_TOL, "tf.function")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -507,15 +509,6 @@ def check_compiled(rule, rng, normalize, implementation):
 # ---------------------------------------------------------------------------------------------
 
 _B, _T, _H, _DK, _DV = 2, 5, 3, 4, 6
-
-# Library bug (fwp_keras/ops/_common.py, check_state): a (S, z) tuple given with normalize=False
-# raises "Without attention normalisation the state is one tensor S: ... Received: a tuple of 2
-# items", which never names `initial_state`. Strict, so the test turns red once it is fixed.
-_UNNAMED_TUPLE_STATE = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="the ValueError for a tuple state with normalize=False does not name initial_state",
-)
-
 
 def bad_input_cases(rule):
     """pytest params (normalize, input changes, op kwargs, regex naming the argument)."""
@@ -549,14 +542,13 @@ def bad_input_cases(rule):
             ("z_shape", True, {"initial_state": (s_ok, z((_B, _H, _DK + 1)))}, {},
              r"initial_state\[1\]"),
         ]
-    params = [pytest.param(*case[1:], id=case[0]) for case in cases]
-    params.append(pytest.param(False, {"initial_state": (s_ok, z_ok)}, {}, "initial_state",
-                               id="tuple_state_unnormalized", marks=_UNNAMED_TUPLE_STATE))
-    return params
+    cases.append(("tuple_state_unnormalized", False, {"initial_state": (s_ok, z_ok)}, {},
+                  "initial_state"))
+    return [pytest.param(*case[1:], id=case[0]) for case in cases]
 
 
 def check_bad_input(rule, normalize, changes, kwargs, match):
     inputs = rule.inputs(np.random.default_rng(0), _B, _T, _H, _DK, _DV)
     inputs.update(changes)
     with pytest.raises(ValueError, match=match):
-        rule(to_tensor(inputs), normalize, **kwargs)
+        rule(to_tensor(inputs), normalize, jit=False, **kwargs)

@@ -4,6 +4,8 @@ Layout (DESIGN Section 2): q, k `[B, T, H, Dk]`, v `[B, T, H, Dv]`, beta `[B, T,
 state S `[B, H, Dk, Dv]`, attention normaliser z `[B, H, Dk]`.
 """
 
+import operator
+
 import keras
 from keras import ops
 
@@ -25,10 +27,18 @@ def check_implementation(implementation, chunk_size):
             f"`implementation` must be one of {IMPLEMENTATIONS}. "
             f"Received: implementation={implementation!r}"
         )
-    if not isinstance(chunk_size, int) or chunk_size < 1:
+    if isinstance(chunk_size, bool) or not _is_integer(chunk_size) or chunk_size < 1:
         raise ValueError(
             f"`chunk_size` must be a positive integer. Received: chunk_size={chunk_size!r}"
         )
+
+
+def _is_integer(x):
+    try:
+        operator.index(x)
+    except TypeError:
+        return False
+    return True
 
 
 def check_inputs(q, k, v, beta=None, same_length=True):
@@ -91,8 +101,9 @@ def check_state(initial_state, batch, heads, dk, dv, normalize):
     else:
         if isinstance(initial_state, (tuple, list)):
             raise ValueError(
-                f"Without attention normalisation the state is one tensor S: {expected_s}. "
-                f"Received: a {type(initial_state).__name__} of {len(initial_state)} items"
+                "Without attention normalisation (normalize=False) `initial_state` is one "
+                f"tensor S: {expected_s}. Received: initial_state as a "
+                f"{type(initial_state).__name__} of {len(initial_state)} items"
             )
         pairs = (("initial_state", initial_state, expected_s),)
     for name, x, expected in pairs:
@@ -111,6 +122,12 @@ def compute_dtype(x):
 
 def cast_all(dtype, *xs):
     return tuple(None if x is None else ops.cast(x, dtype) for x in xs)
+
+
+def cast_to_state(state, *xs):
+    """Casts step inputs to the state's dtype (float32 under mixed precision)."""
+    s = state[0] if isinstance(state, (tuple, list)) else state
+    return cast_all(ops.dtype(s), *xs)
 
 
 def zeros_state(k, v, normalize, dtype):
@@ -166,7 +183,7 @@ def time_major(*xs):
 def exclusive_chunk_cumsum(per_chunk, initial):
     """`initial + sum_{m < n} per_chunk[:, :, m]` for every chunk n (axis 2)."""
     shifted = ops.concatenate(
-        [ops.zeros_like(per_chunk[:, :, :1]), ops.cumsum(per_chunk, axis=2)[:, :, :-1]], axis=2
+        [ops.zeros_like(per_chunk[:, :, :1]), cumsum(per_chunk, axis=2)[:, :, :-1]], axis=2
     )
     return ops.expand_dims(initial, 2) + shifted
 
@@ -209,3 +226,35 @@ def scan(f, init, xs):
         lambda i, *_: i < length, body, (tf.constant(0), init, ys_arrays)
     )
     return carry, keras.tree.pack_sequence_as(ys_spec, [a.stack() for a in ys_arrays])
+
+
+def cumsum(x, axis):
+    """`keras.ops.cumsum`, in the input's own dtype.
+
+    keras 3.15 runs torch's (and JAX's) cumulative sums in float32 even for float64 inputs.
+    """
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        return torch.cumsum(x, dim=axis)
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        return jnp.cumsum(x, axis=axis)
+    return ops.cumsum(x, axis=axis)
+
+
+def cumprod(x, axis):
+    """Inclusive cumulative product along `axis` (of static length), by products alone.
+
+    A Hillis-Steele scan: log2(n) shifted multiplications. Unlike `keras.ops.cumprod`, whose
+    TensorFlow gradient divides by `x`, its gradient is exact where a factor is 0.
+    """
+    x = ops.moveaxis(x, axis, -1)
+    n = x.shape[-1]
+    step = 1
+    while step < n:
+        x = x * ops.concatenate([ops.ones_like(x[..., :step]), x[..., :-step]], axis=-1)
+        step *= 2
+    return ops.moveaxis(x, -1, axis)

@@ -73,8 +73,10 @@ def delta_rule(
 def delta_rule_step(q, k, v, beta, state, *, normalize=False, eps=1e-6):
     """One decoding step: `q, k: [B, H, Dk]`, `v: [B, H, Dv]`, `beta: [B, H]`.
 
-    Returns `(o: [B, H, Dv], new_state)`.
+    Returns `(o: [B, H, Dv], new_state)`; the state keeps its dtype, `o` has the dtype of `q`.
     """
+    out_dtype = q.dtype
+    q, k, v, beta = common.cast_to_state(state, q, k, v, beta)
     if normalize:
         s, z = state
         retrieved = ops.einsum("bhk,bhkv->bhv", k, s) / (
@@ -88,8 +90,8 @@ def delta_rule_step(q, k, v, beta, state, *, normalize=False, eps=1e-6):
     o = ops.einsum("bhk,bhkv->bhv", q, s)
     if normalize:
         o = o / (ops.sum(q * z, axis=-1, keepdims=True) + eps)
-        return o, (s, z)
-    return o, s
+        return ops.cast(o, out_dtype), (s, z)
+    return ops.cast(o, out_dtype), s
 
 
 def _recurrent(q, k, v, beta, state, normalize, eps):

@@ -10,10 +10,6 @@ from keras import ops
 
 from fwp_keras.ops import _common as common
 
-# The chunked form works with log(1 - beta); a gate of exactly 1 (sigmoid saturates in float32)
-# would give log(0) and NaN gradients, so the kept fraction is floored far below anything visible.
-_MIN_KEEP = 1e-30
-
 
 def gated_rule(
     q,
@@ -60,10 +56,15 @@ def gated_rule(
 
 
 def gated_rule_step(q, k, v, beta, state):
-    """One decoding step: `q, k: [B, H, Dk]`, `v: [B, H, Dv]`, `beta: [B, H]`."""
+    """One decoding step: `q, k: [B, H, Dk]`, `v: [B, H, Dv]`, `beta: [B, H]`.
+
+    Returns `(o: [B, H, Dv], new_state)`; the state keeps its dtype, `o` has the dtype of `q`.
+    """
+    out_dtype = q.dtype
+    q, k, v, beta = common.cast_to_state(state, q, k, v, beta)
     gate = beta[..., None, None]
     s = (1 - gate) * state + gate * ops.einsum("bhk,bhv->bhkv", k, v)
-    return ops.einsum("bhk,bhkv->bhv", q, s), s
+    return ops.cast(ops.einsum("bhk,bhkv->bhv", q, s), out_dtype), s
 
 
 def _recurrent(q, k, v, beta, state):
@@ -80,16 +81,15 @@ def _chunked(q, k, v, beta, state, chunk_size):
     length = ops.shape(q)[1]
     qc, kc, vc = (common.to_chunks(x, chunk_size) for x in (q, k, v))  # [B, H, N, C, D]
     bc = common.to_chunks(beta, chunk_size)  # [B, H, N, C]
-    log_keep = ops.log(ops.maximum(1 - bc, _MIN_KEEP))
+    keep = 1 - bc
 
-    # decay[t, s] = prod_{s < r <= t} (1 - beta_r), summed in log space term by term (a masked
-    # cumulative sum, not a difference of cumulative sums, which would cancel catastrophically).
-    strictly_lower = ops.cast(common.causal_mask(chunk_size, dtype, diagonal=False), "bool")
-    terms = ops.where(strictly_lower, ops.expand_dims(log_keep, -1), 0.0)
-    log_decay = ops.cumsum(terms, axis=-2)
+    # decay[t, s] = prod_{s < r <= t} (1 - beta_r), by products, not in log space: a gate of
+    # exactly 1 (a saturated sigmoid) erases the memory, and its gradient stays exact.
     lower = ops.cast(common.causal_mask(chunk_size, dtype), "bool")
-    decay = ops.where(lower, ops.exp(log_decay), 0.0)  # [B, H, N, C, C]
-    from_start = ops.exp(ops.cumsum(log_keep, axis=-1))  # prod_{r <= t} (1 - beta_r)
+    strictly_lower = ops.cast(common.causal_mask(chunk_size, dtype, diagonal=False), "bool")
+    factors = ops.where(strictly_lower, ops.expand_dims(keep, -1), 1.0)
+    decay = ops.where(lower, common.cumprod(factors, axis=-2), 0.0)  # [B, H, N, C, C]
+    from_start = common.cumprod(keep, axis=-1)  # prod_{r <= t} (1 - beta_r)
     to_end = decay[..., -1, :]  # prod_{s < r <= C-1} (1 - beta_r)
 
     writes = kc * (bc * to_end)[..., None]

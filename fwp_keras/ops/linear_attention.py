@@ -71,7 +71,10 @@ def linear_attention_step(q, k, v, state, *, normalize=False, eps=1e-6):
     """One decoding step: `q, k: [B, H, Dk]`, `v: [B, H, Dv]`, state as in `linear_attention`.
 
     Returns `(o: [B, H, Dv], new_state)`; constant work per token whatever the context length.
+    The state keeps its dtype (float32 under mixed precision); `o` has the dtype of `q`.
     """
+    out_dtype = q.dtype
+    q, k, v = common.cast_to_state(state, q, k, v)
     if normalize:
         s, z = state
         z = z + k
@@ -81,8 +84,8 @@ def linear_attention_step(q, k, v, state, *, normalize=False, eps=1e-6):
     o = ops.einsum("bhk,bhkv->bhv", q, s)
     if normalize:
         o = o / (ops.sum(q * z, axis=-1, keepdims=True) + eps)
-        return o, (s, z)
-    return o, s
+        return ops.cast(o, out_dtype), (s, z)
+    return ops.cast(o, out_dtype), s
 
 
 def _recurrent(q, k, v, state, normalize, eps):

@@ -31,8 +31,8 @@ def test_segments_match_one_pass(implementation, normalize):
 
 @NORMALIZE
 @pytest.mark.parametrize("implementation", ["recurrent", "chunked"])
-def test_float64(implementation, normalize, request):
-    bu.check_float64(RULE, np.random.default_rng(5), normalize, implementation, request)
+def test_float64(implementation, normalize):
+    bu.check_float64(RULE, np.random.default_rng(5), normalize, implementation)
 
 
 @NORMALIZE
@@ -41,11 +41,17 @@ def test_low_precision(dtype, normalize):
     bu.check_low_precision(RULE, np.random.default_rng(6), normalize, dtype, "auto")
 
 
-@pytest.mark.skipif(bu.BACKEND == "torch", reason="no graph compilation on torch")
+@NORMALIZE
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_step_low_precision(dtype, normalize):
+    bu.check_step_low_precision(RULE, np.random.default_rng(11), normalize, dtype)
+
+
+@pytest.mark.skipif(bu.BACKEND != "tensorflow", reason="tf.function (JAX tests run jitted)")
 @NORMALIZE
 @pytest.mark.parametrize("implementation", ["recurrent", "chunked"])
-def test_compiled(implementation, normalize):
-    bu.check_compiled(RULE, np.random.default_rng(7), normalize, implementation)
+def test_tf_function_unknown_batch_and_time(implementation, normalize):
+    bu.check_tf_function(RULE, np.random.default_rng(7), normalize, implementation)
 
 
 @pytest.mark.parametrize("normalize,changes,kwargs,match", bu.bad_input_cases(RULE))
@@ -66,14 +72,7 @@ def test_saturated_gates(implementation):
                                chunk_size=16, skip_grads=("beta",))
 
 
-@pytest.mark.parametrize("implementation", [
-    "recurrent",
-    # Library bug (fwp_keras/ops/gated.py, _chunked): log(max(1 - beta, 1e-30)) has zero slope
-    # at beta = 1, so the gradient w.r.t. a saturated gate loses its -<dS_t, S_{t-1}> term.
-    pytest.param("chunked", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError,
-        reason="chunked gated rule: wrong d/dbeta at beta == 1 (floored log)")),
-])
+@pytest.mark.parametrize("implementation", ["recurrent", "chunked"])
 def test_saturated_gates_beta_gradient(implementation):
     inputs = saturated_inputs()
     bu.check_against_reference(RULE, inputs, implementation=implementation, chunk_size=16,

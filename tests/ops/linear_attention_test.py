@@ -41,8 +41,8 @@ def test_segments_match_one_pass(implementation, normalize):
 
 @NORMALIZE
 @pytest.mark.parametrize("implementation", ["recurrent", "chunked"])
-def test_float64(implementation, normalize, request):
-    bu.check_float64(RULE, np.random.default_rng(5), normalize, implementation, request)
+def test_float64(implementation, normalize):
+    bu.check_float64(RULE, np.random.default_rng(5), normalize, implementation)
 
 
 @NORMALIZE
@@ -51,11 +51,17 @@ def test_low_precision(dtype, normalize):
     bu.check_low_precision(RULE, np.random.default_rng(6), normalize, dtype, "auto")
 
 
-@pytest.mark.skipif(bu.BACKEND == "torch", reason="no graph compilation on torch")
+@NORMALIZE
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_step_low_precision(dtype, normalize):
+    bu.check_step_low_precision(RULE, np.random.default_rng(11), normalize, dtype)
+
+
+@pytest.mark.skipif(bu.BACKEND != "tensorflow", reason="tf.function (JAX tests run jitted)")
 @NORMALIZE
 @pytest.mark.parametrize("implementation", ["recurrent", "chunked"])
-def test_compiled(implementation, normalize):
-    bu.check_compiled(RULE, np.random.default_rng(7), normalize, implementation)
+def test_tf_function_unknown_batch_and_time(implementation, normalize):
+    bu.check_tf_function(RULE, np.random.default_rng(7), normalize, implementation)
 
 
 @pytest.mark.parametrize("normalize,changes,kwargs,match", bu.bad_input_cases(RULE))
@@ -67,4 +73,4 @@ def test_bidirectional_needs_equal_key_and_value_lengths():
     inputs = RULE.inputs(np.random.default_rng(10), 2, 6, 3, 4, 5, query_length=3)
     inputs["v"] = inputs["v"][:, :5]
     with pytest.raises(ValueError, match="`k` and `v`.*length"):
-        RULE(inputs, causal=False)
+        RULE(inputs, causal=False, jit=False)
