@@ -258,3 +258,52 @@ def cumprod(x, axis):
         x = x * ops.concatenate([ops.ones_like(x[..., :step]), x[..., :-step]], axis=-1)
         step *= 2
     return ops.moveaxis(x, -1, axis)
+
+
+def solve_unit_lower(lower, rhs):
+    """`(I + lower)^{-1} rhs` for strictly lower-triangular `lower: [..., C, C]`.
+
+    A triangular solve, except with JAX on the CPU: jaxlib's LAPACK solve waits on its own
+    intra-op thread pool and deadlocks when two run at once on a small pool (seen at 2 cores);
+    there the inverse is built by blocks instead.
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if jax.default_backend() == "cpu":
+            return ops.matmul(unit_lower_inverse(lower), rhs)
+    size = lower.shape[-1]
+    return ops.solve_triangular(ops.eye(size, dtype=ops.dtype(lower)) + lower, rhs, lower=True)
+
+
+def unit_lower_inverse(lower):
+    """`(I + lower)^{-1}` by doubling: diagonal blocks of size b are inverted, pairs merged with
+    `[[A, 0], [B, D]]^{-1} = [[A^-1, 0], [-D^-1 B A^-1, D^-1]]`, b = 1, 2, 4, ... (log2 C steps of
+    batched matrix products; exact up to rounding, like a triangular solve)."""
+    size = lower.shape[-1]
+    padded = 1 << max(size - 1, 0).bit_length()
+    if padded != size:  # zero rows and columns: the identity, inverted alone
+        pad = [[0, 0]] * (len(lower.shape) - 2) + [[0, padded - size]] * 2
+        lower = ops.pad(lower, pad)
+    batch = tuple(ops.shape(lower)[:-2])
+    dtype = ops.dtype(lower)
+    inverse = ops.ones(batch + (padded, 1, 1), dtype)  # the 1 x 1 diagonal blocks
+    block = 1
+    while block < padded:
+        pairs = padded // (2 * block)
+        inverse = ops.reshape(inverse, batch + (pairs, 2, block, block))
+        upper_inv, lower_inv = inverse[..., 0, :, :], inverse[..., 1, :, :]
+        # The block below the diagonal of each pair: rows (2p+1)b.., columns 2p b..
+        tiles = ops.reshape(lower, batch + (pairs, 2, block, pairs, 2, block))[..., 1, :, :, 0, :]
+        coupling = ops.einsum("...pbqc,pq->...pbc", tiles, ops.eye(pairs, dtype=dtype))
+        corner = -ops.matmul(lower_inv, ops.matmul(coupling, upper_inv))
+        zeros = ops.zeros_like(upper_inv)
+        inverse = ops.concatenate(
+            [
+                ops.concatenate([upper_inv, zeros], axis=-1),
+                ops.concatenate([corner, lower_inv], axis=-1),
+            ],
+            axis=-2,
+        )
+        block *= 2
+    return ops.reshape(inverse, batch + (padded, padded))[..., :size, :size]

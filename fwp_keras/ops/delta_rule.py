@@ -121,10 +121,8 @@ def _chunked(q, k, v, beta, state, normalize, eps, chunk_size):
         erase = bc / (before[..., None] + eps)
     else:
         erase = bc
-    system = ops.eye(chunk_size, dtype=dtype) + erase * key_grams * strictly_lower
-    solved = ops.solve_triangular(
-        system, ops.concatenate([erase * kc, bc * vc], axis=-1), lower=True
-    )
+    lower = erase * key_grams * strictly_lower
+    solved = common.solve_unit_lower(lower, ops.concatenate([erase * kc, bc * vc], axis=-1))
     dk = ops.shape(kc)[-1]
     w, u = solved[..., :dk], solved[..., dk:]
 
