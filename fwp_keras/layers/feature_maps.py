@@ -130,7 +130,7 @@ class FAVORPlus(keras.layers.Layer):
         else:
             projection = self.projection
         x = ops.cast(x, _float_dtype(x))
-        projected = ops.matmul(x, ops.cast(ops.transpose(projection), x.dtype))
+        projected = ops.einsum("...d,md->...m", x, ops.cast(projection, x.dtype))
         offset = ops.sum(x * x, axis=-1, keepdims=True) / 2 + math.log(2 * self.num_features) / 2
         return ops.concatenate(
             [ops.exp(projected - offset), ops.exp(-projected - offset)], axis=-1

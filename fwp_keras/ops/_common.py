@@ -271,7 +271,7 @@ def solve_unit_lower(lower, rhs):
         import jax
 
         if jax.default_backend() == "cpu":
-            return ops.matmul(unit_lower_inverse(lower), rhs)
+            return _matmul(unit_lower_inverse(lower), rhs)
     size = lower.shape[-1]
     return ops.solve_triangular(ops.eye(size, dtype=ops.dtype(lower)) + lower, rhs, lower=True)
 
@@ -296,7 +296,7 @@ def unit_lower_inverse(lower):
         # The block below the diagonal of each pair: rows (2p+1)b.., columns 2p b..
         tiles = ops.reshape(lower, batch + (pairs, 2, block, pairs, 2, block))[..., 1, :, :, 0, :]
         coupling = ops.einsum("...pbqc,pq->...pbc", tiles, ops.eye(pairs, dtype=dtype))
-        corner = -ops.matmul(lower_inv, ops.matmul(coupling, upper_inv))
+        corner = -_matmul(lower_inv, _matmul(coupling, upper_inv))
         zeros = ops.zeros_like(upper_inv)
         inverse = ops.concatenate(
             [
@@ -307,3 +307,8 @@ def unit_lower_inverse(lower):
         )
         block *= 2
     return ops.reshape(inverse, batch + (padded, padded))[..., :size, :size]
+
+
+def _matmul(a, b):
+    # einsum, not `ops.matmul`, which keras 3.15 computes in float32 on torch for float64 inputs.
+    return ops.einsum("...ij,...jk->...ik", a, b)
