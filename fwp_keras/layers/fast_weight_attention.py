@@ -73,13 +73,11 @@ class FastWeightAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("num_heads", num_heads), ("key_dim", key_dim)):
+        value_dim = key_dim if value_dim is None else value_dim
+        sizes = {"num_heads": num_heads, "key_dim": key_dim, "value_dim": value_dim}
+        for name, value in sizes.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-        if value_dim is not None and (not isinstance(value_dim, int) or value_dim < 1):
-            raise ValueError(
-                f"`value_dim` must be a positive integer or None. Received: value_dim={value_dim!r}"
-            )
         if update_rule not in UPDATE_RULES:
             raise ValueError(
                 f"`update_rule` must be one of {UPDATE_RULES}. Received: update_rule={update_rule!r}"
@@ -116,7 +114,7 @@ class FastWeightAttention(keras.layers.Layer):
             )
         self.num_heads = num_heads
         self.key_dim = key_dim
-        self.value_dim = value_dim or key_dim
+        self.value_dim = value_dim
         self.update_rule = update_rule
         self.normalization = normalization
         self.causal = causal

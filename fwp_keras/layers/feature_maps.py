@@ -9,10 +9,8 @@ import math
 import keras
 from keras import ops
 
-
-def _float_dtype(x):
-    """Feature maps run in float32 at least: exp and products overflow float16."""
-    return "float64" if ops.dtype(x) == "float64" else "float32"
+# Feature maps run in float32 at least (exp and products overflow float16), float64 stays.
+from fwp_keras.ops._common import compute_dtype as _float_dtype
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
