@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from fwp_keras import ops as memory_ops
+from fwp_keras.ops import _common as memory_common
 from fwp_keras.layers import feature_maps
 
 UPDATE_RULES = ("sum", "delta", "gated")
@@ -130,6 +131,12 @@ class FastWeightAttention(keras.layers.Layer):
             feature_map, dtype=self.dtype_policy.variable_dtype, name="feature_map"
         )
         self.supports_masking = True
+        # The TensorFlow custom ops have no XLA kernels: keep Keras from jit-compiling around them.
+        if causal and update_rule != "gated":
+            if implementation == "op" or (
+                implementation == "auto" and memory_common.custom_ops_usable()
+            ):
+                self.supports_jit = False
 
     def _dense(self, units, name):
         return keras.layers.Dense(

@@ -9,7 +9,7 @@ import operator
 import keras
 from keras import ops
 
-IMPLEMENTATIONS = ("auto", "recurrent", "chunked")
+IMPLEMENTATIONS = ("auto", "recurrent", "chunked", "op")
 DEFAULT_CHUNK_SIZE = 64
 
 
@@ -21,16 +21,50 @@ def _same(a, b):
     return a is None or b is None or a == b
 
 
-def check_implementation(implementation, chunk_size):
-    if implementation not in IMPLEMENTATIONS:
+def check_implementation(implementation, chunk_size, has_op=True):
+    allowed = IMPLEMENTATIONS if has_op else tuple(i for i in IMPLEMENTATIONS if i != "op")
+    if implementation not in allowed:
         raise ValueError(
-            f"`implementation` must be one of {IMPLEMENTATIONS}. "
+            f"`implementation` must be one of {allowed}. "
             f"Received: implementation={implementation!r}"
         )
     if isinstance(chunk_size, bool) or not _is_integer(chunk_size) or chunk_size < 1:
         raise ValueError(
             f"`chunk_size` must be a positive integer. Received: chunk_size={chunk_size!r}"
         )
+
+
+def custom_op_forms(implementation, *tensors):
+    """`fwp_keras.tf_ops.memory_ops` when this call runs on the TensorFlow custom ops, else None.
+
+    `"op"` requires them (a clear error when they cannot be used); `"auto"` takes them on the
+    TensorFlow backend when they load, for real (not symbolic Keras) tensors.
+    """
+    if implementation == "op":
+        if keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                "`implementation='op'` runs the TensorFlow custom ops and needs the TensorFlow "
+                f"backend. Received: backend {keras.backend.backend()!r}"
+            )
+        from fwp_keras import tf_ops
+
+        tf_ops.load_custom_ops()  # raises, saying why, when the ops cannot be used
+    elif implementation != "auto" or not custom_ops_usable():
+        return None
+    if any(isinstance(x, keras.KerasTensor) for x in tensors):
+        return None
+    from fwp_keras.tf_ops import memory_ops
+
+    return memory_ops
+
+
+def custom_ops_usable():
+    """True on the TensorFlow backend when the custom ops are loaded (or load now)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    from fwp_keras import tf_ops
+
+    return tf_ops.custom_ops() is not None
 
 
 def _is_integer(x):

@@ -44,7 +44,8 @@ def delta_rule(
         initial_state: `S: [B, H, Dk, Dv]`, or `(S, z)` with `z: [B, H, Dk]` when
             `normalize=True`. Defaults to zeros.
         return_state: also return the final state.
-        implementation: `"recurrent"`, `"chunked"` or `"auto"`.
+        implementation: `"recurrent"`, `"chunked"`, `"op"` (the TensorFlow custom op) or
+            `"auto"`: the op on the TensorFlow backend when it loads, else the chunked form.
         chunk_size: rows per chunk of the chunked form.
         eps: added to the normalisers' denominators.
 
@@ -62,7 +63,12 @@ def delta_rule(
         if initial_state is None
         else common.cast_state(initial_state, dtype)
     )
-    if implementation == "recurrent":
+    op_forms = common.custom_op_forms(implementation, q, k, v, beta)
+    if op_forms is not None:
+        o, state = op_forms.delta_rule(
+            q, k, v, beta, state, normalize=normalize, eps=eps, chunk_size=chunk_size
+        )
+    elif implementation == "recurrent":
         o, state = _recurrent(q, k, v, beta, state, normalize, eps)
     else:
         o, state = _chunked(q, k, v, beta, state, normalize, eps, chunk_size)

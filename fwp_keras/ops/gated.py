@@ -36,7 +36,7 @@ def gated_rule(
     Returns:
         `o: [B, T, H, Dv]` in the dtype of `q`, and the final state when `return_state=True`.
     """
-    common.check_implementation(implementation, chunk_size)
+    common.check_implementation(implementation, chunk_size, has_op=False)
     batch, heads, dk, dv = common.check_inputs(q, k, v, beta)
     common.check_state(initial_state, batch, heads, dk, dv, normalize=False)
     out_dtype = q.dtype

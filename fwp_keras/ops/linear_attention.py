@@ -38,7 +38,9 @@ def linear_attention(
         initial_state: `S: [B, H, Dk, Dv]`, or `(S, z)` with `z: [B, H, Dk]` when
             `normalize=True`. Defaults to zeros.
         return_state: also return the final state.
-        implementation: `"recurrent"`, `"chunked"` or `"auto"`.
+        implementation: `"recurrent"`, `"chunked"`, `"op"` (the TensorFlow custom op) or
+            `"auto"`: the op on the TensorFlow backend when it loads, else the chunked form.
+            The bidirectional form is two matrix products on every implementation.
         chunk_size: rows per chunk of the chunked form.
         eps: added to the attention normaliser's denominator.
 
@@ -57,7 +59,12 @@ def linear_attention(
         if initial_state is None
         else common.cast_state(initial_state, dtype)
     )
-    if not causal:
+    op_forms = common.custom_op_forms(implementation, q, k, v) if causal else None
+    if op_forms is not None:
+        o, state = op_forms.linear_attention(
+            q, k, v, state, normalize=normalize, eps=eps, chunk_size=chunk_size
+        )
+    elif not causal:
         o, state = _bidirectional(q, k, v, state, normalize, eps)
     elif implementation == "recurrent":
         o, state = _recurrent(q, k, v, state, normalize, eps)

@@ -1,0 +1,137 @@
+"""The op library built by Bazel (`make bazel` -> build/bazel/_fwp_ops.so).
+
+Loaded in a fresh Python: the setuptools-built library registers the same op
+names, and TensorFlow refuses a second registration in one process. The child
+runs the forward ops on inputs made here and hands the results back through an
+.npz file; they are compared with float64 NumPy recurrences written out below.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+LIBRARY = Path(__file__).resolve().parents[2] / "build" / "bazel" / "_fwp_ops.so"
+OPS = ["FwpLinearAttention", "FwpLinearAttentionGrad", "FwpDeltaRule", "FwpDeltaRuleGrad"]
+
+pytestmark = pytest.mark.skipif(
+    not LIBRARY.exists(), reason=f"{LIBRARY} not built: run `make bazel`"
+)
+
+# (B, T, H, Dk, Dv, chunk_size): T not a multiple of the chunk, one chunk, one step.
+CASES = [(2, 11, 2, 4, 3, 4), (1, 9, 3, 5, 6, 64), (2, 1, 1, 3, 2, 2)]
+
+_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+
+    library, inputs, outputs = sys.argv[1:4]
+    lib = tf.load_op_library(library)
+    if hasattr(lib, "OP_LIST"):
+        names = [op.name for op in lib.OP_LIST.op]
+    else:  # TF 2.21's generated module has no OP_LIST: its CamelCase functions are the ops
+        from tensorflow.python.framework import op_def_registry
+        names = [
+            a for a in dir(lib)
+            if a[:1].isupper() and getattr(getattr(lib, a), "__module__", None) == lib.__name__
+            and op_def_registry.get(a) is not None
+        ]
+    data = np.load(inputs)
+    cases = json.loads(str(data["cases"]))
+    results = {}
+    for i, chunk_size in enumerate(cases):
+        x = {name: tf.constant(data[f"{i}_{name}"]) for name in ("q", "k", "v", "beta", "s0", "z0")}
+        o, s, _ = lib.fwp_linear_attention(
+            x["q"], x["k"], x["v"], x["s0"], x["z0"], chunk_size=chunk_size)
+        results[f"{i}_sum_o"], results[f"{i}_sum_s"] = o.numpy(), s.numpy()
+        o, s, _ = lib.fwp_delta_rule(
+            x["q"], x["k"], x["v"], x["beta"], x["s0"], x["z0"], chunk_size=chunk_size)
+        results[f"{i}_delta_o"], results[f"{i}_delta_s"] = o.numpy(), s.numpy()
+    np.savez(outputs, names=json.dumps(sorted(names)), **results)
+    """
+)
+
+
+def _inputs(B, T, H, Dk, Dv, rng):
+    k = rng.uniform(0.1, 1.0, (B, T, H, Dk))
+    return {
+        "q": rng.standard_normal((B, T, H, Dk)),
+        "k": k / k.sum(-1, keepdims=True),  # positive keys, each row summing to 1
+        "v": rng.standard_normal((B, T, H, Dv)),
+        "beta": rng.uniform(0.0, 1.0, (B, T, H)),
+        "s0": 0.5 * rng.standard_normal((B, H, Dk, Dv)),
+        "z0": rng.uniform(0.0, 1.0, (B, H, Dk)),
+    }
+
+
+def _sum_rule(q, k, v, s0):
+    """S_t = S_{t-1} + k_t^T v_t, o_t = q_t S_t, in float64."""
+    S, out = s0.copy(), []
+    for t in range(q.shape[1]):
+        S = S + np.einsum("bhk,bhv->bhkv", k[:, t], v[:, t])
+        out.append(np.einsum("bhk,bhkv->bhv", q[:, t], S))
+    return np.stack(out, axis=1), S
+
+
+def _delta_rule(q, k, v, beta, s0):
+    """S_t = S_{t-1} + beta_t k_t^T (v_t - k_t S_{t-1}), o_t = q_t S_t, in float64."""
+    S, out = s0.copy(), []
+    for t in range(q.shape[1]):
+        kt = k[:, t]
+        update = beta[:, t, :, None] * (v[:, t] - np.einsum("bhk,bhkv->bhv", kt, S))
+        S = S + np.einsum("bhk,bhv->bhkv", kt, update)
+        out.append(np.einsum("bhk,bhkv->bhv", q[:, t], S))
+    return np.stack(out, axis=1), S
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Inputs (float64, as given to the ops in float32) and the child's outputs."""
+    tmp = tmp_path_factory.mktemp("bazel_library")
+    rng = np.random.default_rng(0)
+    cases = [_inputs(B, T, H, Dk, Dv, rng) for B, T, H, Dk, Dv, _ in CASES]
+    # Round to float32 first, so the reference sees exactly what the op sees.
+    cases = [{n: a.astype(np.float32).astype(np.float64) for n, a in c.items()} for c in cases]
+    arrays = {f"{i}_{n}": a.astype(np.float32) for i, c in enumerate(cases) for n, a in c.items()}
+    np.savez(tmp / "inputs.npz", cases=json.dumps([c[-1] for c in CASES]), **arrays)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(LIBRARY), str(tmp / "inputs.npz"), str(tmp / "out.npz")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert child.returncode == 0, f"loading {LIBRARY} failed:\n{child.stderr[-4000:]}"
+    with np.load(tmp / "out.npz") as out:
+        return cases, {name: out[name] for name in out.files}
+
+
+def test_registers_the_four_ops(run):
+    _, out = run
+    names = json.loads(str(out["names"]))
+    assert set(OPS) <= set(names), names
+
+
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[str(c) for c in CASES])
+def test_linear_attention_matches_float64_recurrence(run, case):
+    cases, out = run
+    x = cases[case]
+    o, S = _sum_rule(x["q"], x["k"], x["v"], x["s0"])
+    assert out[f"{case}_sum_o"].dtype == np.float32
+    np.testing.assert_allclose(out[f"{case}_sum_o"], o, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out[f"{case}_sum_s"], S, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[str(c) for c in CASES])
+def test_delta_rule_matches_float64_recurrence(run, case):
+    cases, out = run
+    x = cases[case]
+    o, S = _delta_rule(x["q"], x["k"], x["v"], x["beta"], x["s0"])
+    assert out[f"{case}_delta_o"].dtype == np.float32
+    np.testing.assert_allclose(out[f"{case}_delta_o"], o, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out[f"{case}_delta_s"], S, rtol=1e-4, atol=1e-4)

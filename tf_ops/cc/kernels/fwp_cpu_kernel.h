@@ -1,0 +1,250 @@
+// The CPU kernels of the four Fwp ops: input checks, then the chunked program of chunked_rule.h
+// for every (batch, head) pair, in parallel on TensorFlow's intra-op thread pool.
+#ifndef FWP_KERAS_TF_OPS_CC_KERNELS_FWP_CPU_KERNEL_H_
+#define FWP_KERAS_TF_OPS_CC_KERNELS_FWP_CPU_KERNEL_H_
+
+#include <cmath>
+#include <string>
+#include <type_traits>
+
+#include "chunked_rule.h"
+#include "tensor_head_io.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/tensor.h"
+#include "tensorflow/core/util/work_sharder.h"
+
+namespace fwp {
+
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+
+// B, T, H, Dk, Dv of a call, after its inputs were checked.
+struct CallDims {
+  int64_t batch, time, heads, key_dim, value_dim;
+  TensorShape Output() const { return TensorShape({batch, time, heads, value_dim}); }
+  TensorShape Keys() const { return TensorShape({batch, time, heads, key_dim}); }
+  TensorShape Beta() const { return TensorShape({batch, time, heads}); }
+  TensorShape State() const { return TensorShape({batch, heads, key_dim, value_dim}); }
+  TensorShape Normalizer() const { return TensorShape({batch, heads, key_dim}); }
+};
+
+inline tensorflow::Status ExpectShape(const char* name, const Tensor& t, const TensorShape& want,
+                                      const char* layout) {
+  if (t.shape() == want) return tensorflow::Status();
+  return tensorflow::errors::InvalidArgument("`", name, "` must have shape ", want.DebugString(),
+                                             " (", layout, "), got ", t.shape().DebugString());
+}
+
+// Checks q, k, v, [beta], initial_state, initial_normalizer (inputs 0.. of the op).
+inline tensorflow::Status CheckForwardInputs(OpKernelContext* ctx, bool has_beta, CallDims* dims) {
+  const Tensor &q = ctx->input(0), &k = ctx->input(1), &v = ctx->input(2);
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"q", &q}, {"k", &k},
+                                {"v", &v}}) {
+    if (t->dims() != 4) {
+      return tensorflow::errors::InvalidArgument(
+          "`", name, "` must have rank 4, [batch, time, heads, dim], got shape ",
+          t->shape().DebugString());
+    }
+  }
+  *dims = {q.dim_size(0), q.dim_size(1), q.dim_size(2), q.dim_size(3), v.dim_size(3)};
+  TF_RETURN_IF_ERROR(ExpectShape("k", k, dims->Keys(), "the shape of q, [B, T, H, Dk]"));
+  TF_RETURN_IF_ERROR(ExpectShape(
+      "v", v, dims->Output(), "[B, T, H, Dv] with B, T, H of q"));
+  int next = 3;
+  if (has_beta) {
+    TF_RETURN_IF_ERROR(ExpectShape("beta", ctx->input(next++), dims->Beta(), "[B, T, H]"));
+  }
+  TF_RETURN_IF_ERROR(
+      ExpectShape("initial_state", ctx->input(next), dims->State(), "[B, H, Dk, Dv]"));
+  TF_RETURN_IF_ERROR(
+      ExpectShape("initial_normalizer", ctx->input(next + 1), dims->Normalizer(), "[B, H, Dk]"));
+  return tensorflow::Status();
+}
+
+// Reads the shared attributes; eps must be finite and non-negative.
+inline void ReadOptions(OpKernelConstruction* ctx, bool delta, RuleOptions* opt) {
+  float eps;
+  tensorflow::int64 chunk_size;
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("normalize", &opt->normalize));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("eps", &eps));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("chunk_size", &chunk_size));
+  OP_REQUIRES(ctx, std::isfinite(eps) && eps >= 0,
+              tensorflow::errors::InvalidArgument(
+                  "`eps` must be a finite number >= 0, got ", eps));
+  opt->delta = delta;
+  opt->eps = eps;
+  opt->chunk_size = chunk_size;
+}
+
+// Runs fn(layout) for every (batch, head) pair on the intra-op thread pool.
+template <typename Fn>
+void ForEachHead(OpKernelContext* ctx, const CallDims& dims, const Fn& fn) {
+  const auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
+  // Work per head, in flops of the chunk matmuls: it tells Shard that every head is worth a thread.
+  const int64_t cost = 8 * std::max<int64_t>(dims.time, 1) * (dims.key_dim + 64) *
+                       (dims.value_dim + 64);
+  tensorflow::Shard(workers->num_threads, workers->workers, dims.batch * dims.heads, cost,
+                    [&](int64_t first, int64_t last) {
+                      for (int64_t bh = first; bh < last; ++bh) {
+                        fn(HeadLayout{dims.time, dims.heads, dims.key_dim, dims.value_dim,
+                                      bh / dims.heads, bh % dims.heads});
+                      }
+                    });
+}
+
+template <typename T>
+CallTensors<T> InputTensors(OpKernelContext* ctx, bool has_beta) {
+  CallTensors<T> tensors{};
+  tensors.q = ctx->input(0).flat<T>().data();
+  tensors.k = ctx->input(1).flat<T>().data();
+  tensors.v = ctx->input(2).flat<T>().data();
+  if (has_beta) tensors.beta = ctx->input(3).flat<T>().data();
+  return tensors;
+}
+
+inline int64_t StateOffset(const HeadLayout& at) {
+  return (at.batch_index * at.heads + at.head_index) * at.key_dim * at.value_dim;
+}
+inline int64_t NormalizerOffset(const HeadLayout& at) {
+  return (at.batch_index * at.heads + at.head_index) * at.key_dim;
+}
+
+// FwpLinearAttention (delta = false) and FwpDeltaRule (delta = true).
+template <typename T, typename Acc, bool kDelta>
+class FwpForwardOp : public OpKernel {
+ public:
+  explicit FwpForwardOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    ReadOptions(ctx, kDelta, &opt_);
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    CallDims dims;
+    OP_REQUIRES_OK(ctx, CheckForwardInputs(ctx, kDelta, &dims));
+    const int state_input = kDelta ? 4 : 3;
+    Tensor *output, *final_state, *final_normalizer;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, dims.Output(), &output));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, dims.State(), &final_state));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, dims.Normalizer(), &final_normalizer));
+    CallTensors<T> tensors = InputTensors<T>(ctx, kDelta);
+    tensors.output = output->flat<T>().data();
+    const Acc* s0 = ctx->input(state_input).flat<Acc>().data();
+    const Acc* z0 = ctx->input(state_input + 1).flat<Acc>().data();
+    Acc* s_out = final_state->flat<Acc>().data();
+    Acc* z_out = final_normalizer->flat<Acc>().data();
+    ForEachHead(ctx, dims, [&](const HeadLayout& at) {
+      const int64_t so = StateOffset(at), zo = NormalizerOffset(at);
+      Matrix<Acc> s = MatrixMap<Acc>(const_cast<Acc*>(s0) + so, at.key_dim, at.value_dim);
+      Vector<Acc> z = VectorMap<Acc>(const_cast<Acc*>(z0) + zo, at.key_dim);
+      ForwardHead<Acc>(TensorHeadIO<T, Acc>(tensors, at), opt_, &s, &z);
+      MatrixMap<Acc>(s_out + so, at.key_dim, at.value_dim) = s;
+      VectorMap<Acc>(z_out + zo, at.key_dim) = z;
+    });
+  }
+
+ private:
+  RuleOptions opt_;
+};
+
+// FwpLinearAttentionGrad (delta = false) and FwpDeltaRuleGrad (delta = true).
+template <typename T, typename Acc, bool kDelta>
+class FwpGradientOp : public OpKernel {
+ public:
+  explicit FwpGradientOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    ReadOptions(ctx, kDelta, &opt_);
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    CallDims dims;
+    OP_REQUIRES_OK(ctx, CheckForwardInputs(ctx, kDelta, &dims));
+    const int state_input = kDelta ? 4 : 3, first_grad = state_input + 2;
+    OP_REQUIRES_OK(ctx, ExpectShape("d_output", ctx->input(first_grad), dims.Output(),
+                                    "the output's shape [B, T, H, Dv]"));
+    OP_REQUIRES_OK(ctx, ExpectShape("d_final_state", ctx->input(first_grad + 1), dims.State(),
+                                    "[B, H, Dk, Dv]"));
+    OP_REQUIRES_OK(ctx, ExpectShape("d_final_normalizer", ctx->input(first_grad + 2),
+                                    dims.Normalizer(), "[B, H, Dk]"));
+    Tensor *dq, *dk, *dv, *dbeta = nullptr, *ds0, *dz0;
+    int out = 0;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Keys(), &dq));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Keys(), &dk));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Output(), &dv));
+    if (kDelta) OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Beta(), &dbeta));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.State(), &ds0));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Normalizer(), &dz0));
+
+    CallTensors<T> tensors = InputTensors<T>(ctx, kDelta);
+    tensors.d_output = ctx->input(first_grad).flat<T>().data();
+    tensors.dq = dq->flat<T>().data();
+    tensors.dk = dk->flat<T>().data();
+    tensors.dv = dv->flat<T>().data();
+    if (kDelta) tensors.dbeta = dbeta->flat<T>().data();
+    const Acc* s0 = ctx->input(state_input).flat<Acc>().data();
+    const Acc* z0 = ctx->input(state_input + 1).flat<Acc>().data();
+    const Acc* ds_final = ctx->input(first_grad + 1).flat<Acc>().data();
+    const Acc* dz_final = ctx->input(first_grad + 2).flat<Acc>().data();
+    Acc* ds_out = ds0->flat<Acc>().data();
+    Acc* dz_out = dz0->flat<Acc>().data();
+    ForEachHead(ctx, dims, [&](const HeadLayout& at) {
+      const int64_t so = StateOffset(at), zo = NormalizerOffset(at);
+      auto load_matrix = [&](const Acc* base) {
+        return Matrix<Acc>(MatrixMap<Acc>(const_cast<Acc*>(base) + so, at.key_dim, at.value_dim));
+      };
+      auto load_vector = [&](const Acc* base) {
+        return Vector<Acc>(VectorMap<Acc>(const_cast<Acc*>(base) + zo, at.key_dim));
+      };
+      Matrix<Acc> ds = load_matrix(ds_final);
+      Vector<Acc> dz = load_vector(dz_final);
+      BackwardHead<Acc>(TensorHeadIO<T, Acc>(tensors, at), opt_, load_matrix(s0), load_vector(z0),
+                        &ds, &dz);
+      MatrixMap<Acc>(ds_out + so, at.key_dim, at.value_dim) = ds;
+      VectorMap<Acc>(dz_out + zo, at.key_dim) = dz;
+    });
+  }
+
+ private:
+  RuleOptions opt_;
+};
+
+// A state type that does not go with the input type: a clear InvalidArgument instead of
+// TensorFlow's "no registered kernel".
+class FwpDtypeMismatchOp : public OpKernel {
+ public:
+  explicit FwpDtypeMismatchOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    ctx->CtxFailure(tensorflow::errors::InvalidArgument(
+        "the state (`initial_state`, `initial_normalizer`) must be float64 when q, k, v are "
+        "float64 and float32 otherwise; got q: ",
+        tensorflow::DataTypeString(ctx->input_dtype(0)),
+        ", initial_state: ", tensorflow::DataTypeString(ctx->input_dtype(HasBeta(ctx) ? 4 : 3))));
+  }
+
+ private:
+  // FwpDeltaRule has 6 inputs and its gradient 9; the sum rule's ops 5 and 8.
+  static bool HasBeta(OpKernelContext* ctx) {
+    return ctx->num_inputs() == 6 || ctx->num_inputs() == 9;
+  }
+};
+
+#define FWP_REGISTER_CPU_KERNEL(name, T, S, ...)                                            \
+  REGISTER_KERNEL_BUILDER(                                                                  \
+      Name(name).Device(tensorflow::DEVICE_CPU).TypeConstraint<T>("T").TypeConstraint<S>("S"), \
+      __VA_ARGS__)
+
+// Registers the CPU kernels of op `name` (kernel class template `Op`): every input type T with
+// the float32 state, float64 with the float64 state, and a clear error for the other pairs.
+#define FWP_REGISTER_CPU_KERNELS(name, Op, delta)                                      \
+  FWP_REGISTER_CPU_KERNEL(name, Eigen::half, float, Op<Eigen::half, float, delta>);     \
+  FWP_REGISTER_CPU_KERNEL(name, Eigen::bfloat16, float, Op<Eigen::bfloat16, float, delta>); \
+  FWP_REGISTER_CPU_KERNEL(name, float, float, Op<float, float, delta>);                 \
+  FWP_REGISTER_CPU_KERNEL(name, double, double, Op<double, double, delta>);             \
+  FWP_REGISTER_CPU_KERNEL(name, Eigen::half, double, FwpDtypeMismatchOp);               \
+  FWP_REGISTER_CPU_KERNEL(name, Eigen::bfloat16, double, FwpDtypeMismatchOp);           \
+  FWP_REGISTER_CPU_KERNEL(name, float, double, FwpDtypeMismatchOp);                     \
+  FWP_REGISTER_CPU_KERNEL(name, double, float, FwpDtypeMismatchOp)
+
+}  // namespace fwp
+
+#endif  // FWP_KERAS_TF_OPS_CC_KERNELS_FWP_CPU_KERNEL_H_

@@ -1,0 +1,35 @@
+"""The memory programs of `fwp_keras.ops` on the `Fwp...` ops: same arguments, same results.
+
+`fwp_keras.ops.linear_attention` / `delta_rule` call these on the TensorFlow backend when
+`implementation` is `"op"`, or `"auto"` and the library is loaded. They receive inputs already
+cast to float32 (float64 for float64) and the state in the same dtype.
+"""
+
+import tensorflow as tf
+
+from fwp_keras.tf_ops.loader import load_custom_ops
+
+
+def _split_state(state, normalize):
+    """The ops always carry the normaliser z; without normalisation it starts at zero."""
+    if normalize:
+        return state
+    return state, tf.zeros(tf.shape(state)[:3], state.dtype)
+
+
+def linear_attention(q, k, v, state, *, normalize, eps, chunk_size):
+    """Causal sum rule; returns `(o, final_state)` with the state as given, `S` or `(S, z)`."""
+    s, z = _split_state(state, normalize)
+    o, s, z = load_custom_ops().fwp_linear_attention(
+        q, k, v, s, z, normalize=normalize, eps=eps, chunk_size=chunk_size
+    )
+    return o, ((s, z) if normalize else s)
+
+
+def delta_rule(q, k, v, beta, state, *, normalize, eps, chunk_size):
+    """Delta rule; returns `(o, final_state)` with the state as given, `S` or `(S, z)`."""
+    s, z = _split_state(state, normalize)
+    o, s, z = load_custom_ops().fwp_delta_rule(
+        q, k, v, beta, s, z, normalize=normalize, eps=eps, chunk_size=chunk_size
+    )
+    return o, ((s, z) if normalize else s)
