@@ -3,22 +3,39 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+OP_LIBRARY := tf_ops/_fwp_ops.so
+OP_SOURCES := $(shell find tf_ops/cc -name '*.cc' -o -name '*.h')
 OUT ?= demo_output
 
-.PHONY: demo test test-tensorflow test-jax test-torch bench clean
+.PHONY: demo test test-tensorflow test-jax test-torch bench bazel gpu-check ops clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[test,demo,jax,torch]"
 	touch $@
 
-demo: $(INSTALLED)
+# The TensorFlow op library, built with tf.sysconfig's flags (CUDA launchers too where nvcc is).
+$(OP_LIBRARY): $(INSTALLED) $(OP_SOURCES) tf_ops/build.py
+	$(BIN)/python -m fwp_keras.tf_ops.build
+	touch $@
+
+ops: $(OP_LIBRARY)
+
+# The same library built by Bazel (Debian's bazel-bootstrap, installed if missing).
+bazel: $(INSTALLED)
+	PYTHON=$(BIN)/python tf_ops/bazel/build.sh
+
+# The CUDA kernels against a CPU reference, without TensorFlow (on a machine with a GPU).
+gpu-check:
+	$(MAKE) -C tf_ops/gpu_harness check
+
+demo: $(OP_LIBRARY)
 	$(BIN)/python -m fwp_keras.training.capacity_demo --output-dir $(OUT)
 
 # The whole suite on TensorFlow; the op and layer tests on JAX and PyTorch too.
 test: test-tensorflow test-jax test-torch
 
-test-tensorflow: $(INSTALLED)
+test-tensorflow: $(OP_LIBRARY) bazel
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest tests
 
 test-jax: $(INSTALLED)
@@ -27,8 +44,9 @@ test-jax: $(INSTALLED)
 test-torch: $(INSTALLED)
 	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/ops tests/layers
 
-bench: $(INSTALLED)
+bench: $(OP_LIBRARY)
+	KERAS_BACKEND=tensorflow $(BIN)/python -m benchmarks.custom_ops
 	KERAS_BACKEND=tensorflow $(BIN)/python -m benchmarks.chunked_memory
 
 clean:
-	rm -rf $(VENV) build *.egg-info $(OUT)
+	rm -rf $(VENV) build *.egg-info $(OUT) tf_ops/_fwp_ops.*

@@ -176,11 +176,12 @@ def analytic(config):
     }
 
 
-def run_one(config, timeout):
+def run_one(config, timeout, module="benchmarks.chunked_memory", tag=RESULT_TAG):
+    """Runs `python -m <module> --worker <config>` in a fresh process; returns its `tag` line."""
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
     root = os.path.dirname(HERE)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "benchmarks.chunked_memory", "--worker", json.dumps(config)]
+    command = [sys.executable, "-m", module, "--worker", json.dumps(config)]
     start = time.time()
     try:
         done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
@@ -188,8 +189,8 @@ def run_one(config, timeout):
     except subprocess.TimeoutExpired:
         return {"skipped": f"timed out after {timeout} s"}
     for line in done.stdout.splitlines():
-        if line.startswith(RESULT_TAG):
-            result = json.loads(line[len(RESULT_TAG):])
+        if line.startswith(tag):
+            result = json.loads(line[len(tag):])
             result["process_s"] = time.time() - start
             return result
     tail = (done.stderr or done.stdout).strip().splitlines()[-5:]

@@ -11,8 +11,6 @@ import os
 import threading
 import warnings
 
-from fwp_keras.tf_ops import build
-
 DISABLE_ENV = "FWP_KERAS_DISABLE_CUSTOM_OPS"
 
 _lock = threading.Lock()
@@ -27,6 +25,8 @@ def custom_ops_disabled():
 
 def _check_record(record_path):
     """Why the library beside `record_path` may not be used, or None if it may."""
+    from fwp_keras.tf_ops import build  # imported late: `python -m ...build` runs it as __main__
+
     if not record_path.exists():
         return f"{record_path.name} is missing"
     record = json.loads(record_path.read_text())
@@ -43,6 +43,8 @@ def _check_record(record_path):
 
 def _load(build_if_needed):
     import tensorflow as tf
+
+    from fwp_keras.tf_ops import build
 
     directory = build.default_output_dir()
     library = directory / build.LIBRARY_NAME

@@ -46,7 +46,7 @@ def delta_rule(
         return_state: also return the final state.
         implementation: `"recurrent"`, `"chunked"`, `"op"` (the TensorFlow custom op) or
             `"auto"`: the op on the TensorFlow backend when it loads, else the chunked form.
-        chunk_size: rows per chunk of the chunked form.
+        chunk_size: rows per chunk of the chunked form (the op tiles time its own way).
         eps: added to the normalisers' denominators.
 
     Returns:
@@ -66,7 +66,7 @@ def delta_rule(
     op_forms = common.custom_op_forms(implementation, q, k, v, beta)
     if op_forms is not None:
         o, state = op_forms.delta_rule(
-            q, k, v, beta, state, normalize=normalize, eps=eps, chunk_size=chunk_size
+            q, k, v, beta, state, normalize=normalize, eps=eps
         )
     elif implementation == "recurrent":
         o, state = _recurrent(q, k, v, beta, state, normalize, eps)

@@ -41,7 +41,7 @@ def linear_attention(
         implementation: `"recurrent"`, `"chunked"`, `"op"` (the TensorFlow custom op) or
             `"auto"`: the op on the TensorFlow backend when it loads, else the chunked form.
             The bidirectional form is two matrix products on every implementation.
-        chunk_size: rows per chunk of the chunked form.
+        chunk_size: rows per chunk of the chunked form (the op tiles time its own way).
         eps: added to the attention normaliser's denominator.
 
     Returns:
@@ -62,7 +62,7 @@ def linear_attention(
     op_forms = common.custom_op_forms(implementation, q, k, v) if causal else None
     if op_forms is not None:
         o, state = op_forms.linear_attention(
-            q, k, v, state, normalize=normalize, eps=eps, chunk_size=chunk_size
+            q, k, v, state, normalize=normalize, eps=eps
         )
     elif not causal:
         o, state = _bidirectional(q, k, v, state, normalize, eps)

@@ -16,7 +16,7 @@ REGISTER_OP("FwpDeltaRule")
     .Attr("S: {float, double}")
     .Attr("normalize: bool = false")
     .Attr("eps: float = 1e-6")
-    .Attr("chunk_size: int >= 1 = 64")
+    .Attr("chunk_size: int >= 1 = 32")
     .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
       return fwp::ForwardShape(c, /*has_beta=*/true);
     })
@@ -48,7 +48,7 @@ REGISTER_OP("FwpDeltaRuleGrad")
     .Attr("S: {float, double}")
     .Attr("normalize: bool = false")
     .Attr("eps: float = 1e-6")
-    .Attr("chunk_size: int >= 1 = 64")
+    .Attr("chunk_size: int >= 1 = 32")
     .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
       return fwp::GradientShape(c, /*has_beta=*/true);
     })

@@ -15,7 +15,7 @@ REGISTER_OP("FwpLinearAttention")
     .Attr("S: {float, double}")
     .Attr("normalize: bool = false")
     .Attr("eps: float = 1e-6")
-    .Attr("chunk_size: int >= 1 = 64")
+    .Attr("chunk_size: int >= 1 = 32")
     .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
       return fwp::ForwardShape(c, /*has_beta=*/false);
     })
@@ -45,7 +45,7 @@ REGISTER_OP("FwpLinearAttentionGrad")
     .Attr("S: {float, double}")
     .Attr("normalize: bool = false")
     .Attr("eps: float = 1e-6")
-    .Attr("chunk_size: int >= 1 = 64")
+    .Attr("chunk_size: int >= 1 = 32")
     .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
       return fwp::GradientShape(c, /*has_beta=*/false);
     })
