@@ -54,7 +54,10 @@ def _load(build_if_needed):
         if not build_if_needed:
             raise RuntimeError(f"the op library cannot be used: {problem}")
         print(f"fwp_keras: building the op library ({problem}); this takes a few minutes once.")
-        library = build.build(directory, force=True)
+        try:
+            library = build.build(directory, force=True)
+        except Exception as error:
+            raise RuntimeError(f"{problem}, and rebuilding it failed: {error}") from error
     module = tf.load_op_library(str(library))
     from fwp_keras.tf_ops import gradients
 

@@ -3,7 +3,7 @@
 Loaded in a fresh Python: the setuptools-built library registers the same op
 names, and TensorFlow refuses a second registration in one process. The child
 runs the forward ops on inputs made here and hands the results back through an
-.npz file; they are compared with float64 NumPy recurrences written out below.
+.npz file; they are compared with the float64 NumPy reference.
 """
 
 import json
@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from backend_utils import assert_close
+from op_utils import RULES, make_inputs, reference_outputs
 
 LIBRARY = Path(__file__).resolve().parents[2] / "build" / "bazel" / "_fwp_ops.so"
 OPS = ["FwpLinearAttention", "FwpLinearAttentionGrad", "FwpDeltaRule", "FwpDeltaRuleGrad"]
@@ -59,44 +62,12 @@ _CHILD = textwrap.dedent(
 )
 
 
-def _inputs(B, T, H, Dk, Dv, rng):
-    k = rng.uniform(0.1, 1.0, (B, T, H, Dk))
-    return {
-        "q": rng.standard_normal((B, T, H, Dk)),
-        "k": k / k.sum(-1, keepdims=True),  # positive keys, each row summing to 1
-        "v": rng.standard_normal((B, T, H, Dv)),
-        "beta": rng.uniform(0.0, 1.0, (B, T, H)),
-        "s0": 0.5 * rng.standard_normal((B, H, Dk, Dv)),
-        "z0": rng.uniform(0.0, 1.0, (B, H, Dk)),
-    }
-
-
-def _sum_rule(q, k, v, s0):
-    """S_t = S_{t-1} + k_t^T v_t, o_t = q_t S_t, in float64."""
-    S, out = s0.copy(), []
-    for t in range(q.shape[1]):
-        S = S + np.einsum("bhk,bhv->bhkv", k[:, t], v[:, t])
-        out.append(np.einsum("bhk,bhkv->bhv", q[:, t], S))
-    return np.stack(out, axis=1), S
-
-
-def _delta_rule(q, k, v, beta, s0):
-    """S_t = S_{t-1} + beta_t k_t^T (v_t - k_t S_{t-1}), o_t = q_t S_t, in float64."""
-    S, out = s0.copy(), []
-    for t in range(q.shape[1]):
-        kt = k[:, t]
-        update = beta[:, t, :, None] * (v[:, t] - np.einsum("bhk,bhkv->bhv", kt, S))
-        S = S + np.einsum("bhk,bhv->bhkv", kt, update)
-        out.append(np.einsum("bhk,bhkv->bhv", q[:, t], S))
-    return np.stack(out, axis=1), S
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """Inputs (float64, as given to the ops in float32) and the child's outputs."""
     tmp = tmp_path_factory.mktemp("bazel_library")
     rng = np.random.default_rng(0)
-    cases = [_inputs(B, T, H, Dk, Dv, rng) for B, T, H, Dk, Dv, _ in CASES]
+    cases = [make_inputs(rng, "delta", B, T, H, Dk, Dv) for B, T, H, Dk, Dv, _ in CASES]
     # Round to float32 first, so the reference sees exactly what the op sees.
     cases = [{n: a.astype(np.float32).astype(np.float64) for n, a in c.items()} for c in cases]
     arrays = {f"{i}_{n}": a.astype(np.float32) for i, c in enumerate(cases) for n, a in c.items()}
@@ -117,21 +88,10 @@ def test_registers_the_four_ops(run):
     assert set(OPS) <= set(names), names
 
 
+@pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("case", range(len(CASES)), ids=[str(c) for c in CASES])
-def test_linear_attention_matches_float64_recurrence(run, case):
+def test_forward_ops_match_the_float64_reference(run, case, rule):
     cases, out = run
-    x = cases[case]
-    o, S = _sum_rule(x["q"], x["k"], x["v"], x["s0"])
-    assert out[f"{case}_sum_o"].dtype == np.float32
-    np.testing.assert_allclose(out[f"{case}_sum_o"], o, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(out[f"{case}_sum_s"], S, rtol=1e-4, atol=1e-4)
-
-
-@pytest.mark.parametrize("case", range(len(CASES)), ids=[str(c) for c in CASES])
-def test_delta_rule_matches_float64_recurrence(run, case):
-    cases, out = run
-    x = cases[case]
-    o, S = _delta_rule(x["q"], x["k"], x["v"], x["beta"], x["s0"])
-    assert out[f"{case}_delta_o"].dtype == np.float32
-    np.testing.assert_allclose(out[f"{case}_delta_o"], o, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(out[f"{case}_delta_s"], S, rtol=1e-4, atol=1e-4)
+    o, s, _ = reference_outputs(rule, cases[case], normalize=False)
+    assert out[f"{case}_{rule}_o"].dtype == np.float32
+    assert_close([out[f"{case}_{rule}_o"], out[f"{case}_{rule}_s"]], [o, s], 1e-5)
