@@ -1,4 +1,4 @@
-"""Time and peak memory: the TensorFlow custom ops vs the keras.ops paths vs softmax attention (CPU).
+"""Time and peak memory: TensorFlow custom ops vs keras.ops paths vs softmax attention (CPU, TF).
 
 For `fwp_keras.ops.linear_attention` (sum rule) and `fwp_keras.ops.delta_rule`, each with
 `implementation="op"` (the `FwpLinearAttention` / `FwpDeltaRule` TensorFlow custom ops, C++
@@ -279,6 +279,12 @@ def measure(args, base, ops_problem):
         repeats = args.recurrent_repeats if impl == "recurrent" else args.repeats
         config = dict(base, rule=rule, implementation=impl, length=length, repeats=repeats)
         reason = ("op library", ops_problem) if impl == "op" and ops_problem else None
+        if reason:  # the whole reason is printed once, above
+            result = dict(config, skipped=reason[1], skip_kind=reason[0])
+            print(f"  {RULE_LABELS[rule]:22s} {impl:9s} T={length:6d}: skipped, the op library "
+                  "did not load", file=sys.stderr, flush=True)
+            results.append(result)
+            continue
         reason = reason or _skip_reason(config, last.get((rule, impl)), args)
         if reason:
             result = dict(config, skipped=reason[1], skip_kind=reason[0])
@@ -304,6 +310,13 @@ def measure(args, base, ops_problem):
             print(f"{where} skipped: {result['skipped']}", file=sys.stderr, flush=True)
         results.append(result)
     return results
+
+
+def _one_line(text, limit=400):
+    """A multi-line reason (a compiler's output) as one line for the tables and notes."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    line = " / ".join(lines)
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 SHORT_SKIP = {"memory": "skipped (memory)", "time": "skipped (time)", "timeout": "timed out",
@@ -415,7 +428,7 @@ def report(results, args, machine, ops_status):
     """The tables with their notes (markdown), as printed and as written to custom_ops.md."""
     lengths, impls = sorted(args.lengths), list(args.implementations)
     steps = sorted({b / a for a, b in zip(lengths, lengths[1:])})
-    step = "x".join(f"{s:g}" for s in steps) if steps else "-"
+    step = "/".join(f"{s:g}x" for s in steps) if steps else "-"
     text = [
         f"Causal memories, TensorFlow CPU, float32, B={args.batch}, H={args.heads}, "
         f"Dk=Dv={args.key_dim}, chunk C={args.chunk_size} (keras.ops chunked form; the op tiles "
@@ -423,10 +436,10 @@ def report(results, args, machine, ops_status):
         f"{machine['tensorflow']}, Keras {machine['keras']}.",
         "",
         "Every number comes from a fresh process per configuration. ms = median of "
-        f"{args.repeats} runs after a warm-up ({args.recurrent_repeats} for recurrent) of one "
-        "traced `tf.function`: fwd = `sum(o)`, fwd+bwd = `sum(o)` and its gradients w.r.t. q, k, "
-        "v (and beta for the delta rule). `X / op` = X's fwd+bwd time over the op's, same rule "
-        "and T. softmax = `keras.ops.dot_product_attention(q, k, v, is_causal=True)`: one "
+        f"{args.repeats} timed runs after a warm-up ({args.recurrent_repeats} for recurrent) of "
+        "one traced `tf.function`: fwd = `sum(o)`, fwd+bwd = `sum(o)` and its gradients w.r.t. "
+        "q, k, v (and beta for the delta rule). `X / op` = X's fwd+bwd time over the op's, same "
+        "rule and T. softmax = `keras.ops.dot_product_attention(q, k, v, is_causal=True)`: one "
         "measurement per T (no beta), repeated in both rules' rows.",
         "",
         "### Time",
@@ -450,15 +463,19 @@ def report(results, args, machine, ops_status):
             notes.append(f"op: the traced graphs of {len(good)} of {len(ran)} op runs contain the "
                          "`FwpLinearAttention` / `FwpDeltaRule` op and its `...Grad` op.")
         else:
-            notes.append(f"op: not run, the op library did not load: {ops_status.get('ops_error')}")
+            notes.append("op: not run, the op library did not load: "
+                         + _one_line(ops_status.get("ops_error")))
     for r in results:
         if "skipped" in r and r.get("skip_kind") != "op library":
+            prefix = "skipped, " if r.get("skip_kind") in ("memory", "time") else ""
             notes.append(f"{RULE_LABELS[r['rule']]}, {r['implementation']}, T={r['length']}: "
-                         f"{SHORT_SKIP.get(r.get('skip_kind'), 'skipped')}, {r['skipped']}")
+                         f"{prefix}{_one_line(r['skipped'])}")
     agreement = gradient_agreement(results)
     if agreement is not None:
-        notes.append(f"Same inputs, same gradients: random projections of the op's, chunked and "
-                     f"recurrent gradients agree to {agreement:.1e} relative (largest gap).")
+        compared = [i for i in ("op", "chunked", "recurrent") if any(
+            r["implementation"] == i and "grad_probes" in r for r in results)]
+        notes.append(f"Same inputs, same gradients: random projections of the {', '.join(compared)}"
+                     f" gradients agree to {agreement:.1e} relative (largest gap).")
     if notes:
         text += [""] + [f"- {note}" for note in notes]
     return "\n".join(text)
@@ -509,7 +526,8 @@ def plot(results, args, path):
         ax.set_title(f"B={args.batch}, H={args.heads}, Dk=Dv={args.key_dim}, float32; "
                      "TF CPU", fontsize=10)
         ax.grid(True, which="both", lw=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

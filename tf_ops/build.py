@@ -7,9 +7,10 @@ sources and flags it was built from; the loader rebuilds or refuses a library wh
 match. `make test` and `make demo` run this after installing; the loader also runs it on first use
 when the library is missing or stale, so a plain `pip install` gets the ops too.
 
-The CPU kernels always build. The CUDA launchers (`cc/kernels/*.cu.cc`) are compiled with nvcc
-(`$NVCC`, else `nvcc` on PATH) and linked in when the compiler is present, as a check that they
-build; TensorFlow runs the CPU kernels until GPU kernels are registered (see README).
+The CPU kernels always build. Where nvcc is (`$NVCC`, else `nvcc` on PATH) the CUDA launchers
+(`cc/kernels/*.cu.cc`) and the GPU kernel registrations (`fwp_gpu_kernels.cc`, compiled with
+GOOGLE_CUDA=1 against that CUDA's headers) are compiled and linked in, with the CUDA runtime
+linked statically; `--no-cuda` leaves them out.
 """
 
 import argparse
@@ -28,6 +29,10 @@ LIBRARY_NAME = "_fwp_ops.so"
 RECORD_NAME = "_fwp_ops.json"
 # -march=native: the library is built on the machine that runs it (at install or first use).
 CXX_FLAGS = ["-O3", "-march=native", "-fPIC", "-DNDEBUG", "-Wno-deprecated-declarations"]
+# Hopper and Ampere; override with FWP_KERAS_CUDA_ARCHS="-arch=sm_89" and the like.
+CUDA_ARCHS = os.environ.get(
+    "FWP_KERAS_CUDA_ARCHS", "-gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_80,code=sm_80"
+).split()
 
 
 def default_output_dir():
@@ -52,6 +57,16 @@ def cuda_sources():
 
 def find_nvcc():
     return os.environ.get("NVCC") or shutil.which("nvcc")
+
+
+def find_cuda_home(nvcc):
+    """$CUDA_HOME, else the folder above nvcc's bin/ (nvcc may be a wrapper), else /usr/local/cuda."""
+    candidates = [os.environ.get("CUDA_HOME"), Path(nvcc).resolve().parent.parent,
+                  "/usr/local/cuda"]
+    for home in filter(None, candidates):
+        if (Path(home) / "include" / "cuda_runtime.h").exists():
+            return Path(home)
+    raise RuntimeError(f"no CUDA headers found beside {nvcc}; set CUDA_HOME")
 
 
 def _tf_flags():
@@ -113,21 +128,25 @@ def build(output_dir=None, force=False, verbose=False, cxx=None, cuda=True):
     cxx = cxx or os.environ.get("CXX") or "g++"
     with tempfile.TemporaryDirectory(dir=output_dir) as tmp:
         tmp = Path(tmp)
+        # With nvcc, the GPU kernel registrations (fwp_gpu_kernels.cc) compile in too.
+        cuda_home = find_cuda_home(nvcc) if nvcc else None
+        gpu_flags = ["-DGOOGLE_CUDA=1", f"-I{cuda_home / 'include'}"] if nvcc else []
         jobs = [
-            [cxx, "-c", *CXX_FLAGS, *compile_flags, src, "-o", tmp / f"{i}.o"]
+            [cxx, "-c", *CXX_FLAGS, *compile_flags, *gpu_flags, src, "-o", tmp / f"{i}.o"]
             for i, src in enumerate(cpu_sources())
         ]
         if nvcc:
+            # -x cu: nvcc would compile a *.cu.cc file as host-only C++.
             jobs += [
-                [nvcc, "-c", "-O3", "-std=c++17", "-Xcompiler", "-fPIC", src,
-                 "-o", tmp / f"cuda{i}.o"]
+                [nvcc, "-c", "-x", "cu", "-O3", "-std=c++17", *CUDA_ARCHS, "-Xcompiler", "-fPIC",
+                 src, "-o", tmp / f"cuda{i}.o"]
                 for i, src in enumerate(cuda_sources())
             ]
         with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
             list(pool.map(lambda cmd: _run(cmd, verbose), jobs))
         objects = sorted(tmp.glob("*.o"))
-        cuda_libs = ["-L" + str(Path(nvcc).resolve().parent.parent / "lib64"),
-                     "-lcudart_static", "-ldl", "-lrt", "-lpthread"] if nvcc else []
+        cuda_libs = [f"-L{cuda_home / 'lib64'}", "-lcudart_static", "-ldl", "-lrt",
+                     "-lpthread"] if nvcc else []
         staged = tmp / LIBRARY_NAME
         _run([cxx, "-shared", *objects, "-o", staged, *link_flags, *cuda_libs], verbose)
         # Replace atomically: a process that has the old library loaded keeps its mapping.
