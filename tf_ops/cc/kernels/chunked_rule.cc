@@ -40,13 +40,41 @@ struct Chunk {
   Matrix<Acc> w, u;         // delta: the solved [W | U]
   Matrix<Acc> writes;       // U' (the sum rule's V)
 
-  int64_t rows() const { return q.rows(); }
+  int64_t rows() const { return k.rows(); }
+};
+
+// What the backward pass keeps of a chunk from its forward sweep: the state entering it and,
+// for the delta rule, the results of its solve (memory linear in T, saving their recomputation).
+template <typename Acc>
+struct SavedChunk {
+  Matrix<Acc> s, w, u, writes, gram;
+  Vector<Acc> z, erase, key_dot_z;
+
+  void Save(const Chunk<Acc>& c) {
+    w = c.w;
+    u = c.u;
+    writes = c.writes;
+    gram = c.gram;
+    erase = c.erase;
+    key_dot_z = c.key_dot_z;
+  }
+
+  void Restore(Chunk<Acc>* c) const {
+    c->w = w;
+    c->u = u;
+    c->writes = writes;
+    c->gram = gram;
+    c->erase = erase;
+    c->key_dot_z = key_dot_z;
+    c->erase_gram = erase.asDiagonal() * gram;
+    KeepLower(&c->erase_gram, /*diagonal=*/false);
+  }
 };
 
 template <typename Acc>
 void LoadChunk(const HeadIO<Acc>& io, const RuleOptions& opt, int64_t start, int64_t rows,
-               Chunk<Acc>* c) {
-  io.Read(HeadIO<Acc>::kQ, start, rows, &c->q);
+               Chunk<Acc>* c, bool with_queries = true) {
+  if (with_queries) io.Read(HeadIO<Acc>::kQ, start, rows, &c->q);
   io.Read(HeadIO<Acc>::kK, start, rows, &c->k);
   io.Read(HeadIO<Acc>::kV, start, rows, &c->v);
   if (opt.delta) io.ReadBeta(start, rows, &c->beta);
@@ -146,45 +174,40 @@ void BackwardHead(const HeadIO<Acc>& io, const RuleOptions& opt, Matrix<Acc> s, 
   const int64_t time = io.time(), dk_dim = s.rows(), dv_dim = s.cols();
   const int64_t num_chunks = (time + opt.chunk_size - 1) / opt.chunk_size;
 
-  // Forward sweep: the state entering each chunk (and the delta rule's W, U), nothing per step.
-  std::vector<Acc> states(num_chunks * dk_dim * dv_dim), normalizers(num_chunks * dk_dim);
-  std::vector<Acc> w_rows, u_rows;
-  if (opt.delta) {
-    w_rows.resize(time * dk_dim);
-    u_rows.resize(time * dv_dim);
-  }
+  // Forward sweep: what each chunk starts from and, for the delta rule, what its solve gave;
+  // nothing per time step.
+  std::vector<SavedChunk<Acc>> saved(num_chunks);
   Chunk<Acc> c;
   for (int64_t n = 0; n < num_chunks; ++n) {
     const int64_t start = n * opt.chunk_size, rows = std::min(opt.chunk_size, time - start);
-    MatrixMap<Acc>(states.data() + n * dk_dim * dv_dim, dk_dim, dv_dim) = s;
-    VectorMap<Acc>(normalizers.data() + n * dk_dim, dk_dim) = z;
-    LoadChunk(io, opt, start, rows, &c);
+    SavedChunk<Acc>& keep = saved[n];
+    keep.s = s;
+    keep.z = z;
+    LoadChunk(io, opt, start, rows, &c, /*with_queries=*/false);
     if (opt.delta) {
       EraseGram(opt, z, &c);
       SolveWU(&c);
-      MatrixMap<Acc>(w_rows.data() + start * dk_dim, rows, dk_dim) = c.w;
-      MatrixMap<Acc>(u_rows.data() + start * dv_dim, rows, dv_dim) = c.u;
     }
     ComputeWrites(opt, s, &c);
     AdvanceState(c, &s, &z);
+    if (opt.delta) keep.Save(c);
   }
 
   // Reverse sweep over chunks.
-  Matrix<Acc> d_o, d_numerator, numerator, d_writes, d_scores, dq, dk, dv, d_w, d_u, d_gram;
+  Matrix<Acc> d_o, d_numerator, numerator, d_writes, d_scores, dq, dk, dv, d_gram;
   Vector<Acc> denominator, d_denominator, d_erase, dbeta, d_key_dot_z;
   for (int64_t n = num_chunks - 1; n >= 0; --n) {
     const int64_t start = n * opt.chunk_size, rows = std::min(opt.chunk_size, time - start);
-    const Matrix<Acc> s_n = MatrixMap<Acc>(states.data() + n * dk_dim * dv_dim, dk_dim, dv_dim);
-    const Vector<Acc> z_n = VectorMap<Acc>(normalizers.data() + n * dk_dim, dk_dim);
-    LoadChunk(io, opt, start, rows, &c);
+    const Matrix<Acc>& s_n = saved[n].s;
+    const Vector<Acc>& z_n = saved[n].z;
+    LoadChunk(io, opt, start, rows, &c, /*with_queries=*/true);
     ComputeScores(&c);
     io.Read(HeadIO<Acc>::kDOutput, start, rows, &d_o);
     if (opt.delta) {
-      EraseGram(opt, z_n, &c);
-      c.w = MatrixMap<Acc>(w_rows.data() + start * dk_dim, rows, dk_dim);
-      c.u = MatrixMap<Acc>(u_rows.data() + start * dv_dim, rows, dv_dim);
+      saved[n].Restore(&c);
+    } else {
+      c.writes = c.v;
     }
-    ComputeWrites(opt, s_n, &c);
 
     // Through o = numerator / denominator.
     if (opt.normalize) {
