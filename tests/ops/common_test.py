@@ -33,3 +33,19 @@ def test_cumprod_with_zeros():
     with bu.float64_enabled():
         out = bu.to_numpy(common.cumprod(bu.to_tensor(x, "float64"), axis=-1))
     np.testing.assert_allclose(out, np.cumprod(x, axis=-1), rtol=1e-14, atol=0)
+
+
+def test_implementation_op_needs_the_tensorflow_backend_and_a_rule_with_an_op():
+    import fwp_keras.ops as fwp
+
+    rng = np.random.default_rng(0)
+    q = bu.to_tensor(bu.features(rng, (1, 4, 1, 3)), "float32")
+    beta = bu.to_tensor(bu.gates(rng, (1, 4, 1)), "float32")
+    with pytest.raises(ValueError, match="implementation"):
+        fwp.gated_rule(q, q, q, beta, implementation="op")
+    if bu.BACKEND == "tensorflow":
+        out = fwp.linear_attention(q, q, q, implementation="op")
+        assert tuple(out.shape) == (1, 4, 1, 3)
+    else:
+        with pytest.raises(ValueError, match="needs the TensorFlow backend"):
+            fwp.linear_attention(q, q, q, implementation="op")
