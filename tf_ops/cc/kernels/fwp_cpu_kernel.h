@@ -5,7 +5,7 @@
 
 
 #include "chunked_rule.h"
-#include "kernel_checks.h"
+#include "kernel_common.h"
 #include "tensor_head_io.h"
 #include "tensorflow/core/util/work_sharder.h"
 
@@ -54,18 +54,15 @@ class FwpForwardOp : public OpKernel {
 
   void Compute(OpKernelContext* ctx) override {
     CallDims dims;
+    ForwardOutputs outputs;
     OP_REQUIRES_OK(ctx, CheckForwardInputs(ctx, kDelta, &dims));
-    const int state_input = kDelta ? 4 : 3;
-    Tensor *output, *final_state, *final_normalizer;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, dims.Output(), &output));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, dims.State(), &final_state));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, dims.Normalizer(), &final_normalizer));
+    OP_REQUIRES_OK(ctx, AllocateForwardOutputs(ctx, dims, &outputs));
     CallTensors<T> tensors = InputTensors<T>(ctx, kDelta);
-    tensors.output = output->flat<T>().data();
-    const Acc* s0 = ctx->input(state_input).flat<Acc>().data();
-    const Acc* z0 = ctx->input(state_input + 1).flat<Acc>().data();
-    Acc* s_out = final_state->flat<Acc>().data();
-    Acc* z_out = final_normalizer->flat<Acc>().data();
+    tensors.output = outputs.output->flat<T>().data();
+    const Acc* s0 = ctx->input(StateInput(kDelta)).flat<Acc>().data();
+    const Acc* z0 = ctx->input(StateInput(kDelta) + 1).flat<Acc>().data();
+    Acc* s_out = outputs.final_state->flat<Acc>().data();
+    Acc* z_out = outputs.final_normalizer->flat<Acc>().data();
     ForEachHead(ctx, dims, [&](const HeadLayout& at) {
       const int64_t so = StateOffset(at), zo = NormalizerOffset(at);
       Matrix<Acc> s = MatrixMap<Acc>(const_cast<Acc*>(s0) + so, at.key_dim, at.value_dim);
@@ -90,30 +87,22 @@ class FwpGradientOp : public OpKernel {
 
   void Compute(OpKernelContext* ctx) override {
     CallDims dims;
-    OP_REQUIRES_OK(ctx, CheckForwardInputs(ctx, kDelta, &dims));
-    const int state_input = kDelta ? 4 : 3, first_grad = state_input + 2;
-    OP_REQUIRES_OK(ctx, CheckCotangents(ctx, first_grad, dims));
-    Tensor *dq, *dk, *dv, *dbeta = nullptr, *ds0, *dz0;
-    int out = 0;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Keys(), &dq));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Keys(), &dk));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Output(), &dv));
-    if (kDelta) OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Beta(), &dbeta));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.State(), &ds0));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Normalizer(), &dz0));
-
+    GradientOutputs grads;
+    OP_REQUIRES_OK(ctx, CheckGradientInputs(ctx, kDelta, &dims));
+    OP_REQUIRES_OK(ctx, AllocateGradientOutputs(ctx, dims, kDelta, &grads));
+    const int state_input = StateInput(kDelta), first_grad = FirstCotangent(kDelta);
     CallTensors<T> tensors = InputTensors<T>(ctx, kDelta);
     tensors.d_output = ctx->input(first_grad).flat<T>().data();
-    tensors.dq = dq->flat<T>().data();
-    tensors.dk = dk->flat<T>().data();
-    tensors.dv = dv->flat<T>().data();
-    if (kDelta) tensors.dbeta = dbeta->flat<T>().data();
+    tensors.dq = grads.dq->flat<T>().data();
+    tensors.dk = grads.dk->flat<T>().data();
+    tensors.dv = grads.dv->flat<T>().data();
+    if (kDelta) tensors.dbeta = grads.dbeta->flat<T>().data();
     const Acc* s0 = ctx->input(state_input).flat<Acc>().data();
     const Acc* z0 = ctx->input(state_input + 1).flat<Acc>().data();
     const Acc* ds_final = ctx->input(first_grad + 1).flat<Acc>().data();
     const Acc* dz_final = ctx->input(first_grad + 2).flat<Acc>().data();
-    Acc* ds_out = ds0->flat<Acc>().data();
-    Acc* dz_out = dz0->flat<Acc>().data();
+    Acc* ds_out = grads.d_state->flat<Acc>().data();
+    Acc* dz_out = grads.d_normalizer->flat<Acc>().data();
     ForEachHead(ctx, dims, [&](const HeadLayout& at) {
       const int64_t so = StateOffset(at), zo = NormalizerOffset(at);
       auto load_matrix = [&](const Acc* base) {
@@ -145,7 +134,7 @@ class FwpDtypeMismatchOp : public OpKernel {
         "the state (`initial_state`, `initial_normalizer`) must be float64 when q, k, v are "
         "float64 and float32 otherwise; got q: ",
         tensorflow::DataTypeString(ctx->input_dtype(0)),
-        ", initial_state: ", tensorflow::DataTypeString(ctx->input_dtype(HasBeta(ctx) ? 4 : 3))));
+        ", initial_state: ", tensorflow::DataTypeString(ctx->input_dtype(StateInput(HasBeta(ctx))))));
   }
 
  private:

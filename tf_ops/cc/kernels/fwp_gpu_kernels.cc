@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "fwp_cuda_kernels.h"
-#include "kernel_checks.h"
+#include "kernel_common.h"
 #include "tensorflow/core/framework/types.h"
 #include "xla/stream_executor/stream.h"
 
@@ -78,13 +78,13 @@ class FwpForwardGpuOp : public OpKernel {
 
   void Compute(OpKernelContext* ctx) override {
     CallDims dims;
+    ForwardOutputs outputs;
     OP_REQUIRES_OK(ctx, CheckForwardInputs(ctx, kDelta, &dims));
     OP_REQUIRES_OK(ctx, CheckGpuLimits(dims));
-    const int state_input = kDelta ? 4 : 3;
-    Tensor *o, *s, *z, storage;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, dims.Output(), &o));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, dims.State(), &s));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, dims.Normalizer(), &z));
+    OP_REQUIRES_OK(ctx, AllocateForwardOutputs(ctx, dims, &outputs));
+    const int state_input = StateInput(kDelta);
+    Tensor *o = outputs.output, *s = outputs.final_state, *z = outputs.final_normalizer;
+    Tensor storage;
     const cuda::Dims d = ToCuda(dims);
     const size_t bytes = kDelta ? cuda::DeltaRuleWorkspaceBytes(d, false, sizeof(Acc))
                                 : cuda::LinearAttentionWorkspaceBytes(d, false, sizeof(Acc));
@@ -123,18 +123,13 @@ class FwpGradientGpuOp : public OpKernel {
 
   void Compute(OpKernelContext* ctx) override {
     CallDims dims;
-    OP_REQUIRES_OK(ctx, CheckForwardInputs(ctx, kDelta, &dims));
+    GradientOutputs grads;
+    OP_REQUIRES_OK(ctx, CheckGradientInputs(ctx, kDelta, &dims));
     OP_REQUIRES_OK(ctx, CheckGpuLimits(dims));
-    const int state_input = kDelta ? 4 : 3, first_grad = state_input + 2;
-    OP_REQUIRES_OK(ctx, CheckCotangents(ctx, first_grad, dims));
-    Tensor *dq, *dk, *dv, *dbeta = nullptr, *ds0, *dz0, storage;
-    int out = 0;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Keys(), &dq));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Keys(), &dk));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Output(), &dv));
-    if (kDelta) OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Beta(), &dbeta));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.State(), &ds0));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(out++, dims.Normalizer(), &dz0));
+    OP_REQUIRES_OK(ctx, AllocateGradientOutputs(ctx, dims, kDelta, &grads));
+    const int state_input = StateInput(kDelta), first_grad = FirstCotangent(kDelta);
+    Tensor *dq = grads.dq, *dk = grads.dk, *dv = grads.dv, *dbeta = grads.dbeta;
+    Tensor *ds0 = grads.d_state, *dz0 = grads.d_normalizer, storage;
     const cuda::Dims d = ToCuda(dims);
     const size_t bytes = kDelta ? cuda::DeltaRuleWorkspaceBytes(d, true, sizeof(Acc))
                                 : cuda::LinearAttentionWorkspaceBytes(d, true, sizeof(Acc));

@@ -1,6 +1,6 @@
-// Checks shared by the CPU and GPU kernels: shapes of the inputs and cotangents, attributes.
-#ifndef FWP_KERAS_TF_OPS_CC_KERNELS_KERNEL_CHECKS_H_
-#define FWP_KERAS_TF_OPS_CC_KERNELS_KERNEL_CHECKS_H_
+// Shared by the CPU and GPU kernels: input and attribute checks, output allocation.
+#ifndef FWP_KERAS_TF_OPS_CC_KERNELS_KERNEL_COMMON_H_
+#define FWP_KERAS_TF_OPS_CC_KERNELS_KERNEL_COMMON_H_
 
 #include <cmath>
 #include <cstdint>
@@ -87,6 +87,44 @@ inline tensorflow::Status CheckCotangents(OpKernelContext* ctx, int first_grad,
                      "[B, H, Dk]");
 }
 
+// Input positions: q, k, v, [beta], initial_state, initial_normalizer, then a gradient op's
+// d_output, d_final_state, d_final_normalizer.
+inline int StateInput(bool has_beta) { return has_beta ? 4 : 3; }
+inline int FirstCotangent(bool has_beta) { return StateInput(has_beta) + 2; }
+
+// A gradient op's inputs: the forward inputs, then the cotangents of the forward outputs.
+inline tensorflow::Status CheckGradientInputs(OpKernelContext* ctx, bool has_beta,
+                                              CallDims* dims) {
+  TF_RETURN_IF_ERROR(CheckForwardInputs(ctx, has_beta, dims));
+  return CheckCotangents(ctx, FirstCotangent(has_beta), *dims);
+}
+
+struct ForwardOutputs {
+  Tensor *output, *final_state, *final_normalizer;
+};
+
+inline tensorflow::Status AllocateForwardOutputs(OpKernelContext* ctx, const CallDims& dims,
+                                                 ForwardOutputs* out) {
+  TF_RETURN_IF_ERROR(ctx->allocate_output(0, dims.Output(), &out->output));
+  TF_RETURN_IF_ERROR(ctx->allocate_output(1, dims.State(), &out->final_state));
+  return ctx->allocate_output(2, dims.Normalizer(), &out->final_normalizer);
+}
+
+struct GradientOutputs {
+  Tensor *dq, *dk, *dv, *dbeta = nullptr, *d_state, *d_normalizer;
+};
+
+inline tensorflow::Status AllocateGradientOutputs(OpKernelContext* ctx, const CallDims& dims,
+                                                  bool has_beta, GradientOutputs* out) {
+  int next = 0;
+  TF_RETURN_IF_ERROR(ctx->allocate_output(next++, dims.Keys(), &out->dq));
+  TF_RETURN_IF_ERROR(ctx->allocate_output(next++, dims.Keys(), &out->dk));
+  TF_RETURN_IF_ERROR(ctx->allocate_output(next++, dims.Output(), &out->dv));
+  if (has_beta) TF_RETURN_IF_ERROR(ctx->allocate_output(next++, dims.Beta(), &out->dbeta));
+  TF_RETURN_IF_ERROR(ctx->allocate_output(next++, dims.State(), &out->d_state));
+  return ctx->allocate_output(next++, dims.Normalizer(), &out->d_normalizer);
+}
+
 }  // namespace fwp
 
-#endif  // FWP_KERAS_TF_OPS_CC_KERNELS_KERNEL_CHECKS_H_
+#endif  // FWP_KERAS_TF_OPS_CC_KERNELS_KERNEL_COMMON_H_
