@@ -13,8 +13,8 @@ import keras
 from keras import ops
 
 from fwp_keras import ops as memory_ops
-from fwp_keras.ops import _common as memory_common
 from fwp_keras.layers import feature_maps
+from fwp_keras.ops import _common as memory_common
 
 UPDATE_RULES = ("sum", "delta", "gated")
 NORMALIZATIONS = ("sum", "attention", "l2", None)

@@ -65,9 +65,7 @@ def delta_rule(
     )
     op_forms = common.custom_op_forms(implementation, q, k, v, beta)
     if op_forms is not None:
-        o, state = op_forms.delta_rule(
-            q, k, v, beta, state, normalize=normalize, eps=eps
-        )
+        o, state = op_forms.delta_rule(q, k, v, beta, state, normalize=normalize, eps=eps)
     elif implementation == "recurrent":
         o, state = _recurrent(q, k, v, beta, state, normalize, eps)
     else:

@@ -61,9 +61,7 @@ def linear_attention(
     )
     op_forms = common.custom_op_forms(implementation, q, k, v) if causal else None
     if op_forms is not None:
-        o, state = op_forms.linear_attention(
-            q, k, v, state, normalize=normalize, eps=eps
-        )
+        o, state = op_forms.linear_attention(q, k, v, state, normalize=normalize, eps=eps)
     elif not causal:
         o, state = _bidirectional(q, k, v, state, normalize, eps)
     elif implementation == "recurrent":
