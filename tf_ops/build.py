@@ -87,11 +87,9 @@ def source_hash(compile_flags, with_cuda):
     return digest.hexdigest()
 
 
-def expected_record(with_cuda=None):
+def expected_record(with_cuda):
     """The record a library built now, from these sources, for this TensorFlow would carry."""
     version, compile_flags, _ = _tf_flags()
-    if with_cuda is None:
-        with_cuda = bool(find_nvcc() and cuda_sources())
     return {
         "tensorflow_version": version,
         "source_hash": source_hash(compile_flags, with_cuda),
@@ -110,7 +108,7 @@ def _run(cmd, verbose):
         )
 
 
-def build(output_dir=None, force=False, verbose=False, cxx=None, cuda=True):
+def build(output_dir=None, force=False, verbose=False, cuda=True):
     """Builds the library into `output_dir` unless an up-to-date one is there; returns its path.
 
     `cuda=False` leaves the CUDA launchers out even where nvcc is present.
@@ -125,7 +123,7 @@ def build(output_dir=None, force=False, verbose=False, cxx=None, cuda=True):
         if json.loads(record_path.read_text()) == record:
             return library
 
-    cxx = cxx or os.environ.get("CXX") or "g++"
+    cxx = os.environ.get("CXX") or "g++"
     with tempfile.TemporaryDirectory(dir=output_dir) as tmp:
         tmp = Path(tmp)
         # With nvcc, the GPU kernel registrations (fwp_gpu_kernels.cc) compile in too.

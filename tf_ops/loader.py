@@ -55,7 +55,7 @@ def _load(build_if_needed):
             raise RuntimeError(f"the op library cannot be used: {problem}")
         print(f"fwp_keras: building the op library ({problem}); this takes a few minutes once.")
         try:
-            library = build.build(directory, force=True)
+            library = _rebuild(build, directory)
         except Exception as error:
             raise RuntimeError(f"{problem}, and rebuilding it failed: {error}") from error
     module = tf.load_op_library(str(library))
@@ -63,6 +63,16 @@ def _load(build_if_needed):
 
     gradients.register(module)
     return module
+
+
+def _rebuild(build, directory):
+    """Builds the library; with the CPU kernels alone should the CUDA part be what fails."""
+    try:
+        return build.build(directory, force=True)
+    except RuntimeError:
+        if not build.find_nvcc():
+            raise
+        return build.build(directory, force=True, cuda=False)
 
 
 def load_custom_ops(build_if_needed=True):
