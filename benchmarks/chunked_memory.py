@@ -80,6 +80,30 @@ def _peak_rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
+def start_peak_rss():
+    """Marks the baseline of a peak-RSS measurement: resets the peak mark, reads the RSS."""
+    return {"peak_reset": _reset_peak_rss(), "rss_before_bytes": _rss_bytes(),
+            "ru_maxrss_after_reset_bytes": _peak_rss_bytes()}
+
+
+def peak_rss_fields(baseline):
+    """The peak-RSS record since `start_peak_rss()`; peak_delta_bytes is the figure reported."""
+    peak, hwm = _peak_rss_bytes(), _status_kib("VmHWM")
+    return dict(baseline, ru_maxrss_bytes=peak, vmhwm_bytes=None if hwm is None else hwm * 1024,
+                peak_delta_bytes=peak - baseline["rss_before_bytes"])
+
+
+def gradient_probes(grads):
+    """A fixed random projection of each gradient: the parent compares implementations."""
+    import numpy as np
+    import tensorflow as tf
+
+    def probe(shape):
+        return tf.constant(np.random.default_rng(1).standard_normal(shape).astype("float32"))
+
+    return [float(tf.reduce_sum(g * probe(g.shape))) for g in grads]
+
+
 def worker(config):
     """Measures one configuration; prints one tagged JSON line."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -120,9 +144,7 @@ def worker(config):
 
     run = forward_backward.get_concrete_function(q, k, v, beta)  # trace before the baseline
     gc.collect()
-    reset = _reset_peak_rss()
-    rss_before = _rss_bytes()
-    peak_after_reset = _peak_rss_bytes()
+    baseline = start_peak_rss()
 
     start = time.perf_counter()
     loss, grads = run(q, k, v, beta)
@@ -134,28 +156,18 @@ def worker(config):
         loss, grads = run(q, k, v, beta)
         float(loss)  # waits for the result
         times.append(time.perf_counter() - start)
-    peak = _peak_rss_bytes()
-    hwm = _status_kib("VmHWM")
-
-    def probe(shape):
-        return tf.constant(np.random.default_rng(1).standard_normal(shape).astype("float32"))
+    peak = peak_rss_fields(baseline)
 
     result = dict(
         config,
         tensorflow=tf.__version__,
         keras=keras.__version__,
-        peak_reset=reset,
-        rss_before_bytes=rss_before,
-        ru_maxrss_after_reset_bytes=peak_after_reset,
-        ru_maxrss_bytes=peak,
-        vmhwm_bytes=None if hwm is None else hwm * 1024,
-        peak_delta_bytes=peak - rss_before,
+        **peak,
         first_call_s=first_call_s,
         times_s=times,
         median_s=statistics.median(times),
         loss=float(loss),
-        # A fixed random projection of each gradient: the parent compares implementations.
-        grad_probes=[float(tf.reduce_sum(g * probe(g.shape))) for g in grads],
+        grad_probes=gradient_probes(grads),
     )
     print(RESULT_TAG + json.dumps(result), flush=True)
 

@@ -44,11 +44,10 @@ from benchmarks.chunked_memory import (
     MIB,
     _markdown,
     _mib,
-    _peak_rss_bytes,
-    _reset_peak_rss,
-    _rss_bytes,
-    _status_kib,
+    gradient_probes,
+    peak_rss_fields,
     run_one,
+    start_peak_rss,
 )
 
 RULES = ("sum", "delta")
@@ -170,9 +169,7 @@ def worker(config):
     op_type = OP_TYPES.get(rule)
 
     gc.collect()
-    reset = _reset_peak_rss()
-    rss_before = _rss_bytes()
-    peak_after_reset = _peak_rss_bytes()
+    baseline = start_peak_rss()
 
     def timed(run, repeats):
         start = time.perf_counter()
@@ -188,12 +185,8 @@ def worker(config):
         return out, first, times
 
     (loss, grads), fb_first, fb_times = timed(run_fb, config["repeats"])
-    peak = _peak_rss_bytes()
-    hwm = _status_kib("VmHWM")
+    peak = peak_rss_fields(baseline)
     _, f_first, f_times = timed(run_f, config["repeats"])
-
-    def probe_tensor(shape):
-        return tf.constant(np.random.default_rng(1).standard_normal(shape).astype("float32"))
 
     result = dict(
         config,
@@ -205,12 +198,7 @@ def worker(config):
         custom_grad_op_in_graph=bool(op_type) and op_type + "Grad" in types_fb,
         trace_forward_s=trace_f_s,
         trace_forward_backward_s=trace_fb_s,
-        peak_reset=reset,
-        rss_before_bytes=rss_before,
-        ru_maxrss_after_reset_bytes=peak_after_reset,
-        ru_maxrss_bytes=peak,
-        vmhwm_bytes=None if hwm is None else hwm * 1024,
-        peak_delta_bytes=peak - rss_before,
+        **peak,
         forward_backward_first_call_s=fb_first,
         forward_backward_times_s=fb_times,
         forward_backward_median_s=statistics.median(fb_times),
@@ -218,8 +206,7 @@ def worker(config):
         forward_times_s=f_times,
         forward_median_s=statistics.median(f_times),
         loss=float(loss),
-        # A fixed random projection of each gradient: the parent compares implementations.
-        grad_probes=[float(tf.reduce_sum(g * probe_tensor(g.shape))) for g in grads],
+        grad_probes=gradient_probes(grads),
     )
     print(RESULT_TAG + json.dumps(result), flush=True)
 

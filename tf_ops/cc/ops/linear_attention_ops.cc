@@ -11,11 +11,7 @@ REGISTER_OP("FwpLinearAttention")
     .Output("output: T")
     .Output("final_state: S")
     .Output("final_normalizer: S")
-    .Attr("T: {half, bfloat16, float, double}")
-    .Attr("S: {float, double}")
-    .Attr("normalize: bool = false")
-    .Attr("eps: float = 1e-6")
-    .Attr("chunk_size: int >= 1 = 32")
+    FWP_OP_ATTRS
     .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
       return fwp::ForwardShape(c, /*has_beta=*/false);
     })
@@ -41,11 +37,7 @@ REGISTER_OP("FwpLinearAttentionGrad")
     .Output("dv: T")
     .Output("d_initial_state: S")
     .Output("d_initial_normalizer: S")
-    .Attr("T: {half, bfloat16, float, double}")
-    .Attr("S: {float, double}")
-    .Attr("normalize: bool = false")
-    .Attr("eps: float = 1e-6")
-    .Attr("chunk_size: int >= 1 = 32")
+    FWP_OP_ATTRS
     .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
       return fwp::GradientShape(c, /*has_beta=*/false);
     })
