@@ -2,8 +2,9 @@
 
 For `fwp_keras.ops.linear_attention` (sum rule) and `fwp_keras.ops.delta_rule`, each with
 `implementation="op"` (the `FwpLinearAttention` / `FwpDeltaRule` TensorFlow custom ops, C++
-kernels, registered gradients), `"chunked"` (the keras.ops chunkwise form) and `"recurrent"` (the
-keras.ops scan over time), and for causal softmax attention
+kernels, registered gradients), `"plain_tf"` (short plain-TensorFlow chunked code with autodiff,
+`benchmarks.plain_tensorflow`: the issue's yardstick), `"chunked"` (the keras.ops chunkwise form)
+and `"recurrent"` (the keras.ops scan over time), and for causal softmax attention
 (`keras.ops.dot_product_attention(q, k, v, is_causal=True)`, the same for both rules, measured once
 per length), at each sequence length T, one fresh Python subprocess (KERAS_BACKEND=tensorflow):
 
@@ -51,7 +52,7 @@ from benchmarks.chunked_memory import (
 )
 
 RULES = ("sum", "delta")
-IMPLEMENTATIONS = ("op", "chunked", "recurrent", "softmax")
+IMPLEMENTATIONS = ("op", "plain_tf", "chunked", "recurrent", "softmax")
 RULE_LABELS = {"sum": "sum (linear_attention)", "delta": "delta (delta_rule)",
                "softmax": "softmax attention"}
 OP_TYPES = {"sum": "FwpLinearAttention", "delta": "FwpDeltaRule"}
@@ -111,6 +112,7 @@ def worker(config):
     import tensorflow as tf
 
     import keras
+    from benchmarks import plain_tensorflow
     from fwp_keras import layers as fwp_layers
     from fwp_keras import ops as fwp_ops
 
@@ -141,6 +143,10 @@ def worker(config):
     def memory(q, k, v, beta):
         if impl == "softmax":
             return keras.ops.dot_product_attention(q, k, v, is_causal=True)
+        if impl == "plain_tf":
+            if rule == "sum":
+                return plain_tensorflow.sum_rule(q, k, v, config["chunk_size"])
+            return plain_tensorflow.delta_rule(q, k, v, beta, config["chunk_size"])
         options = dict(implementation=impl, chunk_size=config["chunk_size"])
         if rule == "sum":
             return fwp_ops.linear_attention(q, k, v, **options)
@@ -418,16 +424,18 @@ def report(results, args, machine, ops_status):
     step = "/".join(f"{s:g}x" for s in steps) if steps else "-"
     text = [
         f"Causal memories, TensorFlow CPU, float32, B={args.batch}, H={args.heads}, "
-        f"Dk=Dv={args.key_dim}, chunk C={args.chunk_size} (keras.ops chunked form; the op tiles "
-        f"time its own way); {machine['cpus']} CPUs ({machine['cpu_model']}), TensorFlow "
+        f"Dk=Dv={args.key_dim}, chunk C={args.chunk_size} (keras.ops chunked and plain_tf "
+        f"forms; the op tiles time its own way); {machine['cpus']} CPUs ({machine['cpu_model']}), TensorFlow "
         f"{machine['tensorflow']}, Keras {machine['keras']}.",
         "",
         "Every number comes from a fresh process per configuration. ms = median of "
         f"{args.repeats} timed runs after a warm-up ({args.recurrent_repeats} for recurrent) of "
         "one traced `tf.function`: fwd = `sum(o)`, fwd+bwd = `sum(o)` and its gradients w.r.t. "
         "q, k, v (and beta for the delta rule). `X / op` = X's fwd+bwd time over the op's, same "
-        "rule and T. softmax = `keras.ops.dot_product_attention(q, k, v, is_causal=True)`: one "
-        "measurement per T (no beta), repeated in both rules' rows.",
+        "rule and T. plain_tf = a few lines of plain TensorFlow (einsum per chunk, `tf.scan` over "
+        "chunks for the delta rule, autodiff; `benchmarks/plain_tensorflow.py`). softmax = "
+        "`keras.ops.dot_product_attention(q, k, v, is_causal=True)`: one measurement per T (no "
+        "beta), repeated in both rules' rows.",
         "",
         "### Time",
         "",
@@ -459,7 +467,7 @@ def report(results, args, machine, ops_status):
                          f"{prefix}{_one_line(r['skipped'])}")
     agreement = gradient_agreement(results)
     if agreement is not None:
-        compared = [i for i in ("op", "chunked", "recurrent") if any(
+        compared = [i for i in IMPLEMENTATIONS[:-1] if any(
             r["implementation"] == i and "grad_probes" in r for r in results)]
         notes.append(f"Same inputs, same gradients: random projections of the {', '.join(compared)}"
                      f" gradients agree to {agreement:.1e} relative (largest gap).")
@@ -492,7 +500,8 @@ def plot(results, args, path):
 
     fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
     colors = {"sum": "tab:blue", "delta": "tab:red", "softmax": "black"}
-    styles = {"op": "-o", "chunked": "--s", "recurrent": ":^", "softmax": "-.D"}
+    styles = {"op": "-o", "plain_tf": "-.v", "chunked": "--s", "recurrent": ":^",
+              "softmax": "-.D"}
     panels = (("forward_backward_median_s", 1e3, "forward + backward time (ms, median)"),
               ("peak_delta_bytes", 1 / MIB, "peak RSS increase, forward + backward (MiB)"))
     lines = [(rule, impl) for rule in args.rules for impl in args.implementations
@@ -530,7 +539,7 @@ def main(argv=None):
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--key-dim", type=int, default=64, help="Dk = Dv")
     parser.add_argument("--chunk-size", type=int, default=64,
-                        help="chunk size of the keras.ops chunked form")
+                        help="chunk size of the keras.ops chunked and plain_tf forms")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs after one warm-up")
     parser.add_argument("--recurrent-repeats", type=int, default=1,
                         help="timed runs of the recurrent form after one warm-up")
