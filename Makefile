@@ -11,7 +11,10 @@ OUT ?= demo_output
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[test,demo,jax,torch]"
+	# Without build isolation: the editable install needs no TensorFlow in a build environment
+	# (setup.py builds the op library only for `pip install .`; here $(OP_LIBRARY) does).
+	$(BIN)/pip install --quiet -c constraints.txt "setuptools>=69" wheel
+	$(BIN)/pip install --quiet --no-build-isolation -c constraints.txt -e ".[test,demo,jax,torch]"
 	touch $@
 
 # The TensorFlow op library, built with tf.sysconfig's flags (CUDA launchers too where nvcc is).

@@ -4,8 +4,9 @@
 
 Beside the library goes `_fwp_ops.json`, recording the TensorFlow version and the hash of the
 sources and flags it was built from; the loader rebuilds or refuses a library whose record does not
-match. `make test` and `make demo` run this after installing; the loader also runs it on first use
-when the library is missing or stale, so a plain `pip install` gets the ops too.
+match. `pip install .` runs it while installing (setup.py), `make test` and `make demo` after
+their editable install; the loader also runs it on first use when the library is missing or
+stale.
 
 The CPU kernels always build. Where nvcc is (`$NVCC`, else `nvcc` on PATH) the CUDA launchers
 (`cc/kernels/*.cu.cc`) and the GPU kernel registrations (`fwp_gpu_kernels.cc`, compiled with
@@ -76,13 +77,19 @@ def _tf_flags():
 
 
 def source_hash(compile_flags, with_cuda):
-    """Hash of every source and header, the flags, and whether CUDA was linked in."""
+    """Hash of every source and header, the flags, and whether CUDA was linked in.
+
+    Include paths are left out: they name where TensorFlow is installed (a library built in
+    pip's build environment serves the same TensorFlow in the user's), and its version is
+    recorded beside the hash.
+    """
     digest = hashlib.sha256()
     for path in sorted(SOURCE_DIR.rglob("*")):
         if path.is_file() and path.suffix in (".cc", ".h"):
             digest.update(str(path.relative_to(SOURCE_DIR)).encode())
             digest.update(path.read_bytes())
-    digest.update(" ".join(CXX_FLAGS + list(compile_flags)).encode())
+    flags = [flag for flag in CXX_FLAGS + list(compile_flags) if not flag.startswith("-I")]
+    digest.update(" ".join(flags).encode())
     digest.update(b"cuda" if with_cuda else b"cpu")
     return digest.hexdigest()
 

@@ -125,3 +125,13 @@ def test_record_names_tensorflow_version_and_sources():
     record = json.loads(record_path.read_text())
     assert record["tensorflow_version"] == tf.__version__
     assert loader._check_record(record_path) is None
+
+
+def test_record_does_not_depend_on_where_tensorflow_is_installed():
+    """A library built in pip's build environment serves the same TensorFlow elsewhere."""
+    flags = ["-D_GLIBCXX_USE_CXX11_ABI=1", "--std=c++17"]
+    here = build.source_hash(["-I/venv/a/site-packages/tensorflow/include", *flags], False)
+    there = build.source_hash(["-I/tmp/build-env/site-packages/tensorflow/include", *flags], False)
+    assert here == there
+    assert here != build.source_hash(["-I/venv/a/include", "-D_GLIBCXX_USE_CXX11_ABI=0"], False)
+    assert here != build.source_hash(["-I/venv/a/include", *flags], True)
