@@ -9,10 +9,10 @@ OUT ?= demo_output
 
 .PHONY: demo test test-tensorflow test-jax test-torch bench bazel gpu-check ops clean
 
-$(INSTALLED): pyproject.toml constraints.txt
+# Without build isolation: the editable install needs no TensorFlow in a build environment
+# (setup.py builds the op library only for `pip install .`; here $(OP_LIBRARY) does).
+$(INSTALLED): pyproject.toml constraints.txt setup.py
 	$(PYTHON) -m venv $(VENV)
-	# Without build isolation: the editable install needs no TensorFlow in a build environment
-	# (setup.py builds the op library only for `pip install .`; here $(OP_LIBRARY) does).
 	$(BIN)/pip install --quiet -c constraints.txt "setuptools>=69" wheel
 	$(BIN)/pip install --quiet --no-build-isolation -c constraints.txt -e ".[test,demo,jax,torch]"
 	touch $@

@@ -19,6 +19,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,20 @@ def source_hash(compile_flags, with_cuda):
     return digest.hexdigest()
 
 
+def cpu_features():
+    """A digest of this CPU's instruction-set flags: -march=native code may not run elsewhere
+    (a library copied, or installed from a wheel built, on another machine is rebuilt)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    flags = " ".join(sorted(set(line.split(":", 1)[1].split())))
+                    return hashlib.sha256(flags.encode()).hexdigest()[:16]
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def expected_record(with_cuda):
     """The record a library built now, from these sources, for this TensorFlow would carry."""
     version, compile_flags, _ = _tf_flags()
@@ -101,6 +116,7 @@ def expected_record(with_cuda):
         "tensorflow_version": version,
         "source_hash": source_hash(compile_flags, with_cuda),
         "cuda": with_cuda,
+        "cpu_features": cpu_features(),
     }
 
 

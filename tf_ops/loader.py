@@ -36,6 +36,8 @@ def _check_record(record_path):
             f"it was built for TensorFlow {record.get('tensorflow_version')}, "
             f"this is TensorFlow {expected['tensorflow_version']}"
         )
+    if record.get("cpu_features") != expected["cpu_features"]:
+        return "it was built on a machine with other CPU features (-march=native)"
     if record != expected:
         return "it was built from other sources or flags"
     return None

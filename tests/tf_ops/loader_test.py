@@ -92,6 +92,15 @@ def test_stale_library_that_cannot_be_rebuilt_falls_back_with_one_warning(librar
     assert "Falling back to the keras.ops chunked implementation" in result["warnings"][0]
 
 
+def test_library_built_for_another_cpu_is_not_loaded(library_dir):
+    # -march=native code could die of an illegal instruction on another CPU.
+    record = library_dir / build.RECORD_NAME
+    record.write_text(json.dumps(dict(json.loads(record.read_text()), cpu_features="other")))
+    result = run_child(library_dir, env={"CXX": "false"})
+    assert not result["uses_op"] and len(result["warnings"]) == 1
+    assert "other CPU features" in result["warnings"][0]
+
+
 def test_unloadable_library_falls_back_with_one_warning(library_dir):
     (library_dir / build.LIBRARY_NAME).write_bytes(b"not a shared object")
     result = run_child(library_dir)
@@ -124,6 +133,7 @@ def test_record_names_tensorflow_version_and_sources():
     record_path = build.default_output_dir() / build.RECORD_NAME
     record = json.loads(record_path.read_text())
     assert record["tensorflow_version"] == tf.__version__
+    assert record["cpu_features"] == build.cpu_features()
     assert loader._check_record(record_path) is None
 
 
