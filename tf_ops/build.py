@@ -29,7 +29,8 @@ from pathlib import Path
 SOURCE_DIR = Path(__file__).resolve().parent / "cc"
 LIBRARY_NAME = "_fwp_ops.so"
 RECORD_NAME = "_fwp_ops.json"
-# -march=native: the library is built on the machine that runs it (at install or first use).
+# -march=native: the library is built on the machine that runs it (at install or first use);
+# the record's cpu_features makes a machine with another CPU rebuild it.
 CXX_FLAGS = ["-O3", "-march=native", "-fPIC", "-DNDEBUG", "-Wno-deprecated-declarations"]
 # Hopper and Ampere; override with FWP_KERAS_CUDA_ARCHS="-arch=sm_89" and the like.
 CUDA_ARCHS = os.environ.get(
