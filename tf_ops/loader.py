@@ -23,6 +23,21 @@ def custom_ops_disabled():
     return os.environ.get(DISABLE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def registered_op_names(library):
+    """The op names a module from `tf.load_op_library` registers."""
+    if hasattr(library, "OP_LIST"):
+        return [op.name for op in library.OP_LIST.op]
+    # TF 2.21's generated module has no OP_LIST: its CamelCase functions are the ops.
+    from tensorflow.python.framework import op_def_registry
+
+    return [
+        name for name in dir(library)
+        if name[:1].isupper()
+        and getattr(getattr(library, name), "__module__", None) == library.__name__
+        and op_def_registry.get(name) is not None
+    ]
+
+
 def _check_record(record_path):
     """Why the library beside `record_path` may not be used, or None if it may."""
     from fwp_keras.tf_ops import build  # imported late: `python -m ...build` runs it as __main__

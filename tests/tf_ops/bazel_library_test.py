@@ -34,18 +34,11 @@ _CHILD = textwrap.dedent(
     import json, sys
     import numpy as np
     import tensorflow as tf
+    from fwp_keras.tf_ops.loader import registered_op_names
 
     library, inputs, outputs = sys.argv[1:4]
     lib = tf.load_op_library(library)
-    if hasattr(lib, "OP_LIST"):
-        names = [op.name for op in lib.OP_LIST.op]
-    else:  # TF 2.21's generated module has no OP_LIST: its CamelCase functions are the ops
-        from tensorflow.python.framework import op_def_registry
-        names = [
-            a for a in dir(lib)
-            if a[:1].isupper() and getattr(getattr(lib, a), "__module__", None) == lib.__name__
-            and op_def_registry.get(a) is not None
-        ]
+    names = registered_op_names(lib)
     data = np.load(inputs)
     cases = json.loads(str(data["cases"]))
     results = {}

@@ -5,7 +5,7 @@
 #   3. bazel build //:_fwp_ops.so  (CPU only; incremental: Bazel's default output base);
 #   4. copies it to build/bazel/_fwp_ops.so and loads it with tf.load_op_library in $PYTHON.
 #
-# PYTHON: interpreter with TensorFlow (default .venv/bin/python). BAZEL: bazel binary
+# PYTHON: interpreter with TensorFlow and fwp_keras (default .venv/bin/python). BAZEL: bazel binary
 # (default `bazel`). Extra arguments go to `bazel build`.
 set -euo pipefail
 
@@ -71,17 +71,10 @@ mv -f "$OUT_SO.tmp" "$OUT_SO"
 TF_CPP_MIN_LOG_LEVEL=2 "$PYTHON" - "$OUT_SO" <<'PY'
 import sys
 import tensorflow as tf
+from fwp_keras.tf_ops.loader import registered_op_names
 
 lib = tf.load_op_library(sys.argv[1])
-if hasattr(lib, "OP_LIST"):
-    names = [op.name for op in lib.OP_LIST.op]
-else:  # TF 2.21's generated module has no OP_LIST: its CamelCase functions are the ops
-    from tensorflow.python.framework import op_def_registry
-    names = [
-        a for a in dir(lib)
-        if a[:1].isupper() and getattr(getattr(lib, a), "__module__", None) == lib.__name__
-        and op_def_registry.get(a) is not None
-    ]
+names = registered_op_names(lib)
 if not names:
     sys.exit(f"{sys.argv[1]} registers no ops")
 print(f"{sys.argv[1]}: {len(names)} ops: {', '.join(sorted(names))}")
