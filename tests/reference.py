@@ -362,17 +362,23 @@ def elu_plus_one(x):
     return np.where(x > 0, x + 1.0, np.exp(np.minimum(x, 0.0)))
 
 
-def favor_plus(x, projection):
-    """FAVOR+ positive random features (Eq. 31-32), last dim 2m.
+def favor_plus_log(x, projection, input_scale=1.0):
+    """log of the FAVOR+ positive random features (Eq. 31-32), last dim 2m.
 
-    phi(x) = exp(-|x|^2/2) / sqrt(2m) * [exp(x R^T), exp(-x R^T)], R: [m, d].
-    Evaluated in log space so large |x| does not overflow.
+    phi(x) = exp(-|x'|^2/2) / sqrt(2m) * [exp(x' R^T), exp(-x' R^T)], R: [m, d],
+    x' = input_scale * x (1 is Eq. 31 as written; the Performer takes d^(-1/4)).
     """
-    x, R = _f64(x), _f64(projection)
+    x, R = _f64(x) * input_scale, _f64(projection)
     m = R.shape[0]
     xr = x @ R.T
     shift = 0.5 * np.sum(x * x, axis=-1, keepdims=True) + 0.5 * np.log(2.0 * m)
-    return np.concatenate([np.exp(xr - shift), np.exp(-xr - shift)], axis=-1)
+    return np.concatenate([xr - shift, -xr - shift], axis=-1)
+
+
+def favor_plus(x, projection, input_scale=1.0):
+    """FAVOR+ features exp(favor_plus_log(...)): phi(x) . phi(y) estimates
+    exp(input_scale^2 x . y)."""
+    return np.exp(favor_plus_log(x, projection, input_scale))
 
 
 def dpfp(x, nu):

@@ -12,6 +12,7 @@ import warnings
 import keras
 from keras import ops
 
+from fwp_keras import _validation as validation
 from fwp_keras import ops as memory_ops
 from fwp_keras.layers import feature_maps
 from fwp_keras.ops import _common as memory_common
@@ -35,7 +36,11 @@ class FastWeightAttention(keras.layers.Layer):
             Keras layer mapping `[..., key_dim] -> [..., Dk]` (applied to queries and keys alike).
         update_rule: `"sum"` (Linear Transformer), `"delta"` (Delta Net) or `"gated"` (Peng et al.).
         normalization: `"sum"` (Eq. 29), `"attention"` (the normaliser z), `"l2"`, or `None`;
-            `"default"` takes the paper's choice: `"attention"` for the sum rule, `"sum"` otherwise.
+            `"default"` takes the paper's choice: for a non-negative feature map `"attention"`
+            with the sum rule (Linear Transformer) and `"sum"` otherwise (Delta Net); for a
+            signed one (`"tanh"`, `"identity"`, a layer with negative outputs) `None`, the
+            Schlag (2021) baseline. `"sum"` and `"attention"` divide by sums of features and
+            need a non-negative map: with a signed one they are an error (use `"l2"` or `None`).
         causal: autoregressive (`True`) or bidirectional (`False`, sum rule only).
         output_dim: size of the output projection (default: the query's last dimension).
         use_bias: biases in the projections.
@@ -47,12 +52,15 @@ class FastWeightAttention(keras.layers.Layer):
         value: `[B, S, d_memory]` to attend to another sequence (cross-attention; `causal=False`).
             Defaults to `query` (self-attention).
         padding_mask: `[B, S]` booleans, `False` where the memory sequence is padding: those
-            positions neither write to nor change the memory. Defaults to the Keras mask of
-            `query` in self-attention.
+            positions neither write to nor change the memory (they are replaced, not multiplied,
+            by zeros: a NaN there stays there). Defaults to the Keras mask of the memory
+            sequence: that of `value` in cross-attention, of `query` in self-attention.
         initial_state: fast weights to start from: `S: [B, H, Dk, Dv]`, or `(S, z)` with
-            attention normalisation; e.g. the final state of the previous text segment.
+            attention normalisation; e.g. the final state of the previous text segment. FAVOR+
+            keeps its projection while a state is carried (it redraws only in training calls
+            without one), so a memory is written and read with the same features.
         return_state: also return the final state (always float32).
-        training: redraws FAVOR+ features when `True`.
+        training: redraws FAVOR+ features when `True` (and no `initial_state` is given).
     """
 
     def __init__(
@@ -74,69 +82,86 @@ class FastWeightAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        value_dim = key_dim if value_dim is None else value_dim
-        sizes = {"num_heads": num_heads, "key_dim": key_dim, "value_dim": value_dim}
-        for name, value in sizes.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-        if update_rule not in UPDATE_RULES:
-            raise ValueError(
-                f"`update_rule` must be one of {UPDATE_RULES}. Received: update_rule={update_rule!r}"
-            )
-        if normalization == "default":
-            normalization = DEFAULT_NORMALIZATION[update_rule]
-        if normalization not in NORMALIZATIONS:
-            raise ValueError(
-                f"`normalization` must be one of {NORMALIZATIONS} or 'default'. "
-                f"Received: normalization={normalization!r}"
-            )
-        if update_rule == "gated" and normalization == "attention":
-            raise ValueError(
-                "`normalization='attention'` is defined for the sum and delta rules only. "
-                "Received: update_rule='gated'"
-            )
-        if not causal and update_rule != "sum":
+        self.num_heads = validation.positive_integer("num_heads", num_heads)
+        self.key_dim = validation.positive_integer("key_dim", key_dim)
+        self.value_dim = validation.positive_integer("value_dim", value_dim, allow_none=True)
+        self.value_dim = self.value_dim or self.key_dim
+        self.output_dim = validation.positive_integer("output_dim", output_dim, allow_none=True)
+        self.update_rule = validation.one_of("update_rule", update_rule, UPDATE_RULES)
+        self.causal = validation.boolean("causal", causal)
+        self.use_bias = validation.boolean("use_bias", use_bias)
+        self.chunk_size = memory_common.check_implementation(implementation, chunk_size)
+        self.implementation = implementation
+        self.eps = memory_common.check_eps(eps)
+        if normalization != "default":
+            validation.one_of("normalization", normalization, NORMALIZATIONS + ("default",))
+        if not self.causal and update_rule != "sum":
             raise ValueError(
                 f"`causal=False` (bidirectional) needs update_rule='sum'; the {update_rule} rule "
                 "is a recurrence over time. Received: "
                 f"update_rule={update_rule!r}, causal=False"
             )
-        if normalization == "sum" and feature_map in ("tanh", "identity"):
-            raise ValueError(
-                "`normalization='sum'` divides by the sum of the features and needs a "
-                f"non-negative feature map {feature_maps.NON_NEGATIVE}. "
-                f"Received: feature_map={feature_map!r}"
-            )
-        if update_rule == "delta" and normalization is None:
-            warnings.warn(
-                "The delta rule is stable only with normalised keys; use normalization='sum' "
-                "(the paper's) or 'l2'.",
-                stacklevel=2,
-            )
-        self.num_heads = num_heads
-        self.key_dim = key_dim
-        self.value_dim = value_dim
-        self.update_rule = update_rule
-        self.normalization = normalization
-        self.causal = causal
-        self.output_dim = output_dim
-        self.use_bias = use_bias
-        self.chunk_size = chunk_size
-        self.implementation = implementation
-        self.eps = eps
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         # A named feature map computes in the variable dtype (float32 under mixed precision).
         self.feature_map = feature_maps.get(
             feature_map, dtype=self.dtype_policy.variable_dtype, name="feature_map"
         )
+        self._build_feature_map()
+        self.normalization = self._resolve_normalization(normalization, feature_map)
         self.supports_masking = True
         # The TensorFlow custom ops have no XLA kernels: keep Keras from jit-compiling around them.
-        if causal and update_rule != "gated":
+        if self.causal and update_rule != "gated":
             if implementation == "op" or (
                 implementation == "auto" and memory_common.custom_ops_usable()
             ):
                 self.supports_jit = False
+
+    def _build_feature_map(self):
+        """Builds the feature map for `[B, T, H, key_dim]` here, so that a bad map or `nu` is an
+        error at construction; a map built before must have been built for `key_dim`."""
+        fm = self.feature_map
+        if isinstance(fm, feature_maps.FAVORPlus) and fm.built and fm.input_dim != self.key_dim:
+            raise ValueError(
+                f"`feature_map` is a FAVORPlus built for inputs of dimension {fm.input_dim}; "
+                f"it must be built for key_dim={self.key_dim} (or not built yet)."
+            )
+        if not fm.built:  # a deserialized feature map arrives built
+            fm.build((None, None, self.num_heads, self.key_dim))
+
+    def _resolve_normalization(self, normalization, feature_map):
+        described = (f"feature_map={feature_map!r}" if isinstance(feature_map, str)
+                     else f"the feature_map {type(self.feature_map).__name__}")
+        non_negative = feature_maps.is_non_negative(
+            self.feature_map, (2, 8, self.num_heads, self.key_dim)
+        )
+        defaulted = normalization == "default"
+        if defaulted:
+            normalization = DEFAULT_NORMALIZATION[self.update_rule] if non_negative else None
+        elif normalization in ("sum", "attention") and not non_negative:
+            divisor = ("the sum of the features (Eq. 29)" if normalization == "sum"
+                       else "q . z, the sum of query-key products (Eq. 19)")
+            raise ValueError(
+                f"`normalization={normalization!r}` divides by {divisor}, which needs a "
+                f"non-negative feature map, but {described} takes negative values. Use "
+                "normalization=None (the Schlag 2021 baseline) or 'l2', or a non-negative map "
+                "(set `non_negative = True` on a layer of yours that is)."
+            )
+        if self.update_rule == "gated" and normalization == "attention":
+            raise ValueError(
+                "`normalization='attention'` is defined for the sum and delta rules only. "
+                "Received: update_rule='gated'"
+            )
+        if self.update_rule == "delta" and normalization is None:
+            why = (f" (normalization='default' is None for {described}, which is signed)"
+                   if defaulted else "")
+            warnings.warn(
+                "The delta rule is stable only with normalised keys: with normalization=None "
+                f"its memory can grow without bound{why}. Use normalization='sum' (the paper's, "
+                "for non-negative feature maps) or 'l2'.",
+                stacklevel=3,
+            )
+        return normalization
 
     def _dense(self, units, name):
         return keras.layers.Dense(
@@ -160,8 +185,6 @@ class FastWeightAttention(keras.layers.Layer):
         if self.update_rule != "sum":
             self.beta_dense = self._dense(heads, "beta")
             self.beta_dense.build(value_shape)
-        if not self.feature_map.built:  # a deserialized feature map arrives built
-            self.feature_map.build((None, None, heads, self.key_dim))
         self.output_dense = self._dense(self.output_dim or query_shape[-1], "output")
         self.output_dense.build(tuple(query_shape[:-1]) + (heads * self.value_dim,))
 
@@ -183,7 +206,11 @@ class FastWeightAttention(keras.layers.Layer):
         return_state=False,
         training=None,
         mask=None,
+        query_mask=None,
+        value_mask=None,
     ):
+        # Keras fills `mask` when `query` is the only tensor argument, and `query_mask` /
+        # `value_mask` when there are more (as for keras.layers.MultiHeadAttention).
         cross = value is not None
         if cross and self.causal:
             raise ValueError(
@@ -191,28 +218,29 @@ class FastWeightAttention(keras.layers.Layer):
                 "construct the layer with causal=False."
             )
         memory = value if cross else query
-        if padding_mask is None and not cross:
-            padding_mask = mask
+        self._check_rank("query", query)
+        if cross:
+            self._check_rank("value", value)
+        if padding_mask is None:
+            padding_mask = value_mask if cross else (query_mask if query_mask is not None
+                                                     else mask)
+        padding_mask = self._check_padding_mask(padding_mask, memory)
         q = self._split_heads(self.query_dense(query), self.key_dim)
         k = self._split_heads(self.key_dense(memory), self.key_dim)
         v = self._split_heads(self.value_dense(memory), self.value_dim)
-
-        # One call of the feature map for queries and keys: FAVOR+ draws one R for both.
-        query_length = ops.shape(q)[1]
-        features = self.feature_map(ops.concatenate([q, k], axis=1), training=training)
-        features = self._normalize(features)
-        q, k = features[:, :query_length], features[:, query_length:]
+        q, k = self._features(q, k, training, redraw=initial_state is None)
         v = ops.cast(v, q.dtype)
 
         beta = None
         if self.update_rule != "sum":
             beta = ops.cast(ops.sigmoid(self.beta_dense(memory)), q.dtype)
         if padding_mask is not None:
-            keep = ops.cast(padding_mask, q.dtype)
-            k = k * keep[:, :, None, None]
-            v = v * keep[:, :, None, None]
+            # Selection, not multiplication: whatever a padded position holds (NaN too) is gone.
+            keep = padding_mask[:, :, None, None]
+            k = ops.where(keep, k, 0)
+            v = ops.where(keep, v, 0)
             if beta is not None:
-                beta = beta * keep[:, :, None]
+                beta = ops.where(keep[..., 0], beta, 0)
 
         output, state = self._memory(q, k, v, beta, initial_state)
         output = ops.reshape(
@@ -220,6 +248,44 @@ class FastWeightAttention(keras.layers.Layer):
         )
         output = self.output_dense(ops.cast(output, self.compute_dtype))
         return (output, state) if return_state else output
+
+    @staticmethod
+    def _check_rank(name, x):
+        if len(x.shape) != 3:
+            raise ValueError(
+                f"`{name}` must have rank 3, [batch, time, features]. "
+                f"Received: {name}.shape={tuple(x.shape)}"
+            )
+
+    @staticmethod
+    def _check_padding_mask(padding_mask, memory):
+        if padding_mask is None:
+            return None
+        padding_mask = memory_common.as_tensor("padding_mask", padding_mask)
+        expected = tuple(memory.shape[:2])
+        got = tuple(padding_mask.shape)
+        if len(got) != 2 or not all(a is None or b is None or a == b
+                                    for a, b in zip(got, expected)):
+            raise ValueError(
+                "`padding_mask` must have shape [batch, memory length] = "
+                f"{expected} (that of the memory sequence, `value` or `query`). "
+                f"Received: padding_mask.shape={got}"
+            )
+        return ops.cast(padding_mask, "bool")
+
+    def _features(self, q, k, training, redraw):
+        """phi and the normalisation of queries and keys, in one call of the feature map (FAVOR+
+        draws one R for both); FAVOR+ is normalised from its log-features (see
+        `feature_maps.normalize_log_features`)."""
+        query_length = ops.shape(q)[1]
+        both = ops.concatenate([q, k], axis=1)
+        if isinstance(self.feature_map, feature_maps.FAVORPlus):
+            logs = self.feature_map(both, training=training, redraw=redraw, log=True)
+            return feature_maps.normalize_log_features(
+                logs[:, :query_length], logs[:, query_length:], self.normalization, self.eps
+            )
+        features = self._normalize(self.feature_map(both, training=training))
+        return features[:, :query_length], features[:, query_length:]
 
     def _normalize(self, features):
         if self.normalization == "sum":
@@ -263,8 +329,9 @@ class FastWeightAttention(keras.layers.Layer):
     def _state_dtype(self):
         return "float64" if self.compute_dtype == "float64" else "float32"
 
-    def compute_mask(self, query, value=None, padding_mask=None, mask=None, **kwargs):
-        return mask
+    def compute_mask(self, query, value=None, padding_mask=None, mask=None, query_mask=None,
+                     **kwargs):
+        return query_mask if query_mask is not None else mask
 
     def get_config(self):
         return {

@@ -4,10 +4,12 @@ Layout (DESIGN Section 2): q, k `[B, T, H, Dk]`, v `[B, T, H, Dv]`, beta `[B, T,
 state S `[B, H, Dk, Dv]`, attention normaliser z `[B, H, Dk]`.
 """
 
-import operator
+import collections
 
 import keras
 from keras import ops
+
+from fwp_keras import _validation as validation
 
 IMPLEMENTATIONS = ("auto", "recurrent", "chunked", "op")
 DEFAULT_CHUNK_SIZE = 64
@@ -22,23 +24,18 @@ def _same(a, b):
 
 
 def check_implementation(implementation, chunk_size, has_op=True):
+    """Validates `implementation` and returns `chunk_size` as an int."""
     allowed = IMPLEMENTATIONS if has_op else tuple(i for i in IMPLEMENTATIONS if i != "op")
-    if implementation not in allowed:
-        raise ValueError(
-            f"`implementation` must be one of {allowed}. "
-            f"Received: implementation={implementation!r}"
-        )
-    if isinstance(chunk_size, bool) or not _is_integer(chunk_size) or chunk_size < 1:
-        raise ValueError(
-            f"`chunk_size` must be a positive integer. Received: chunk_size={chunk_size!r}"
-        )
+    validation.one_of("implementation", implementation, allowed)
+    return validation.positive_integer("chunk_size", chunk_size)
 
 
 def custom_op_forms(implementation, *tensors):
     """`fwp_keras.tf_ops.memory_ops` when this call runs on the TensorFlow custom ops, else None.
 
     `"op"` requires them (a clear error when they cannot be used); `"auto"` takes them on the
-    TensorFlow backend when they load, for real (not symbolic Keras) tensors.
+    TensorFlow backend when they load, for real (not symbolic Keras) tensors, outside XLA (the ops
+    have no XLA kernels: under `jit_compile=True` "auto" is the chunked form).
     """
     if implementation == "op":
         if keras.backend.backend() != "tensorflow":
@@ -46,10 +43,15 @@ def custom_op_forms(implementation, *tensors):
                 "`implementation='op'` runs the TensorFlow custom ops and needs the TensorFlow "
                 f"backend. Received: backend {keras.backend.backend()!r}"
             )
+        if in_xla_context():
+            raise ValueError(
+                "`implementation='op'` cannot run under XLA (`jit_compile=True`): the TensorFlow "
+                "custom ops have no XLA kernels. Use implementation='auto' or 'chunked' there."
+            )
         from fwp_keras import tf_ops
 
         tf_ops.load_custom_ops()  # raises, saying why, when the ops cannot be used
-    elif implementation != "auto" or not custom_ops_usable():
+    elif implementation != "auto" or in_xla_context() or not custom_ops_usable():
         return None
     if any(isinstance(x, keras.KerasTensor) for x in tensors):
         return None
@@ -67,12 +69,39 @@ def custom_ops_usable():
     return tf_ops.custom_ops() is not None
 
 
-def _is_integer(x):
-    try:
-        operator.index(x)
-    except TypeError:
+def in_xla_context():
+    """True while TensorFlow traces a function for XLA (`tf.function(jit_compile=True)`, Keras'
+    `jit_compile=True`); TensorFlow has no public query for it."""
+    if keras.backend.backend() != "tensorflow":
         return False
-    return True
+    from tensorflow.python.framework import ops as tf_framework
+    from tensorflow.python.ops import control_flow_util
+
+    return control_flow_util.GraphOrParentsInXlaContext(tf_framework.get_default_graph())
+
+
+def check_eps(eps):
+    return validation.non_negative_number("eps", eps)
+
+
+def as_tensor(name, x):
+    """Anything `keras.ops` accepts (arrays, lists, variables) as a backend tensor; symbolic
+    Keras tensors and None pass through."""
+    if x is None or isinstance(x, keras.KerasTensor):
+        return x
+    try:
+        return ops.convert_to_tensor(x)
+    except Exception as error:  # the backends raise TypeError or ValueError
+        raise ValueError(
+            f"`{name}` must be a tensor or an array-like. Received: {name} of type "
+            f"{type(x).__name__} ({error})"
+        ) from error
+
+
+def _state_as_tensors(state):
+    if isinstance(state, (tuple, list)):
+        return tuple(as_tensor(f"initial_state[{i}]", s) for i, s in enumerate(state))
+    return as_tensor("initial_state", state)
 
 
 def check_inputs(q, k, v, beta=None, same_length=True):
@@ -118,33 +147,33 @@ def check_inputs(q, k, v, beta=None, same_length=True):
     return qb or kb, qh or kh, qd or kd, vd
 
 
-def check_state(initial_state, batch, heads, dk, dv, normalize):
-    """Checks `initial_state` against `S: [B, H, Dk, Dv]` (and `z: [B, H, Dk]`)."""
+def check_state(initial_state, batch, heads, dk, dv, normalize, name="initial_state"):
+    """Checks a state against `S: [B, H, Dk, Dv]` (and `z: [B, H, Dk]`)."""
     if initial_state is None:
         return
     expected_s = (batch, heads, dk, dv)
     if normalize:
         if not isinstance(initial_state, (tuple, list)) or len(initial_state) != 2:
             raise ValueError(
-                "With `normalize=True` the state is the tuple (S, z) with "
+                f"With `normalize=True` `{name}` is the tuple (S, z) with "
                 f"S: {expected_s} and z: {expected_s[:3]}. "
-                f"Received: initial_state of type {type(initial_state).__name__}"
+                f"Received: {name} of type {type(initial_state).__name__}"
             )
-        pairs = (("initial_state[0] (S)", initial_state[0], expected_s),
-                 ("initial_state[1] (z)", initial_state[1], expected_s[:3]))
+        pairs = ((f"{name}[0] (S)", initial_state[0], expected_s),
+                 (f"{name}[1] (z)", initial_state[1], expected_s[:3]))
     else:
         if isinstance(initial_state, (tuple, list)):
             raise ValueError(
-                "Without attention normalisation (normalize=False) `initial_state` is one "
-                f"tensor S: {expected_s}. Received: initial_state as a "
+                f"Without attention normalisation (normalize=False) `{name}` is one "
+                f"tensor S: {expected_s}. Received: {name} as a "
                 f"{type(initial_state).__name__} of {len(initial_state)} items"
             )
-        pairs = (("initial_state", initial_state, expected_s),)
-    for name, x, expected in pairs:
+        pairs = ((name, initial_state, expected_s),)
+    for label, x, expected in pairs:
         got = _dims(x)
         if len(got) != len(expected) or not all(_same(a, b) for a, b in zip(got, expected)):
             raise ValueError(
-                f"`{name}` must have shape {expected} ([batch, heads, Dk, Dv][:rank]). "
+                f"`{label}` must have shape {expected} ([batch, heads, Dk, Dv][:rank]). "
                 f"Received: shape {got}"
             )
 
@@ -152,6 +181,12 @@ def check_state(initial_state, batch, heads, dk, dv, normalize):
 def compute_dtype(x):
     """float64 stays float64 (gradient checks); everything else accumulates in float32."""
     return "float64" if ops.dtype(x) == "float64" else "float32"
+
+
+def output_dtype(x):
+    """The dtype of a memory program's output: that of `q`, integers promoted to floatx."""
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    return dtype if "float" in dtype else keras.backend.floatx()
 
 
 def cast_all(dtype, *xs):
@@ -178,6 +213,124 @@ def cast_state(state, dtype):
     return ops.cast(state, dtype)
 
 
+Prepared = collections.namedtuple("Prepared", "q k v beta state out_dtype chunk_size eps")
+
+
+def prepare(q, k, v, beta, initial_state, *, normalize, implementation, chunk_size, eps,
+            same_length=True, has_op=True, has_beta=False):
+    """The checks and conversions every memory program starts with: arguments validated, inputs
+    as tensors in the compute dtype (float32, or float64), the state zeros or cast."""
+    chunk_size = check_implementation(implementation, chunk_size, has_op)
+    eps = check_eps(eps)
+    validation.boolean("normalize", normalize)
+    q, k, v = (as_tensor(name, x) for name, x in (("q", q), ("k", k), ("v", v)))
+    if has_beta:
+        if beta is None:
+            raise ValueError("`beta` must be a tensor [batch, time, heads]. Received: beta=None")
+        beta = as_tensor("beta", beta)
+    initial_state = _state_as_tensors(initial_state) if initial_state is not None else None
+    batch, heads, dk, dv = check_inputs(q, k, v, beta, same_length=same_length)
+    check_state(initial_state, batch, heads, dk, dv, normalize)
+    out_dtype = output_dtype(q)
+    dtype = compute_dtype(q)
+    q, k, v, beta = cast_all(dtype, q, k, v, beta)
+    state = (zeros_state(k, v, normalize, dtype) if initial_state is None
+             else cast_state(initial_state, dtype))
+    return Prepared(q, k, v, beta, state, out_dtype, chunk_size, eps)
+
+
+def prepare_step(q, k, v, beta, state, *, normalize, eps, has_beta=False):
+    """The checks and conversions of the one-step forms: `q, k: [B, H, Dk]`, `v: [B, H, Dv]`,
+    `beta: [B, H]`, and the state they update (required). Returns (q, k, v, beta, state) cast to
+    the state's dtype (float32 under mixed precision), and the output dtype."""
+    check_eps(eps)
+    validation.boolean("normalize", normalize)
+    q, k, v = (as_tensor(name, x) for name, x in (("q", q), ("k", k), ("v", v)))
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if len(_dims(x)) != 3:
+            raise ValueError(
+                f"`{name}` of a one-step form must have rank 3, [batch, heads, dim]. "
+                f"Received: {name}.shape={_dims(x)}"
+            )
+    (qb, qh, qd), (kb, kh, kd), (vb, vh, vd) = _dims(q), _dims(k), _dims(v)
+    if not (_same(qb, kb) and _same(qb, vb) and _same(qh, kh) and _same(qh, vh)
+            and _same(qd, kd)):
+        raise ValueError(
+            "`q`, `k` and `v` must be [batch, heads, Dk], [batch, heads, Dk] and "
+            f"[batch, heads, Dv]. Received: q.shape={_dims(q)}, k.shape={_dims(k)}, "
+            f"v.shape={_dims(v)}"
+        )
+    if has_beta:
+        beta = as_tensor("beta", beta)
+        if beta is None or len(_dims(beta)) != 2 or not all(
+            _same(a, b) for a, b in zip(_dims(beta), (kb, kh))
+        ):
+            raise ValueError(
+                f"`beta` must have shape [batch, heads] = {(kb, kh)}. Received: "
+                f"beta{'=None' if beta is None else '.shape=' + str(_dims(beta))}"
+            )
+    if state is None:
+        raise ValueError(
+            "`state` is required by the one-step forms: S [batch, heads, Dk, Dv], or (S, z) "
+            "with normalize=True (e.g. zeros, or the final state of the prompt)"
+        )
+    state = _state_as_tensors(state)
+    check_state(state, qb or kb, qh or kh, qd or kd, vd, normalize, name="state")
+    out_dtype = output_dtype(q)
+    q, k, v, beta = cast_to_state(state, q, k, v, beta)
+    return q, k, v, beta, state, out_dtype
+
+
+def is_empty_sequence(x):
+    """True when the memory sequence has no steps (a static length of 0)."""
+    return x.shape[1] == 0
+
+
+def empty_sequence_result(prepared):
+    """A memory program over no steps: an empty output and the state unchanged. (Keras' scan
+    on torch cannot run over zero steps.)"""
+    q, v = prepared.q, prepared.v
+    shape_q = ops.shape(q)
+    o = ops.zeros((shape_q[0], shape_q[1], shape_q[2], ops.shape(v)[3]), prepared.out_dtype)
+    return o, prepared.state
+
+
+def guard_nonfinite(q, k, v, beta=None):
+    """Keeps a non-finite input at step t out of the outputs before t.
+
+    The chunked and op forms multiply whole chunks at once, so a NaN or inf at step t would reach
+    the outputs of earlier steps of its chunk through products with zeros (0 * nan = nan). Here
+    the steps with a non-finite write (k, v or beta) or read (q) are zeroed before the memory
+    runs, and `poison_nonfinite` marks what the recurrence would have made non-finite: every
+    output from the first bad write on (per batch row and head), the output of a bad read, and
+    the final state. Returns the cleaned inputs and the flags for `poison_nonfinite`.
+    """
+    finite_read = ops.all(ops.isfinite(q), axis=-1)  # [B, T, H]
+    finite_write = ops.logical_and(ops.all(ops.isfinite(k), axis=-1),
+                                   ops.all(ops.isfinite(v), axis=-1))
+    if beta is not None:
+        finite_write = ops.logical_and(finite_write, ops.isfinite(beta))
+        beta = ops.where(finite_write, beta, 0)
+    q = ops.where(finite_read[..., None], q, 0)
+    k = ops.where(finite_write[..., None], k, 0)
+    v = ops.where(finite_write[..., None], v, 0)
+    return (q, k, v, beta), (finite_read, finite_write)
+
+
+def poison_nonfinite(o, state, flags):
+    """NaN where `guard_nonfinite`'s flags say the recurrence is no longer finite."""
+    finite_read, finite_write = flags
+    bad_writes_so_far = ops.cumsum(ops.cast(ops.logical_not(finite_write), "int32"), axis=1)
+    ok = ops.logical_and(finite_read, ops.equal(bad_writes_so_far, 0))
+    o = ops.where(ok[..., None], o, float("nan"))
+    clean = ops.all(finite_write, axis=1)  # [B, H]
+    if isinstance(state, (tuple, list)):
+        s, z = state
+        return o, (ops.where(clean[..., None, None], s, float("nan")),
+                   ops.where(clean[..., None], z, float("nan")))
+    return o, ops.where(clean[..., None, None], state, float("nan"))
+
+
 def heads_first(x):
     """[B, T, H, ...] -> [B, H, T, ...]."""
     return ops.swapaxes(x, 1, 2)
@@ -193,13 +346,16 @@ def to_chunks(x, chunk_size):
     x = ops.pad(x, [[0, 0], [0, pad]] + [[0, 0]] * (len(x.shape) - 2))
     x = heads_first(x)
     shape = ops.shape(x)
-    return ops.reshape(x, (shape[0], shape[1], -1, chunk_size) + tuple(shape[3:]))
+    # No -1 in the shape: with a zero-sized batch or head axis it is ambiguous (torch) or a
+    # division by zero (JAX).
+    num_chunks = (length + pad) // chunk_size
+    return ops.reshape(x, (shape[0], shape[1], num_chunks, chunk_size) + tuple(shape[3:]))
 
 
 def from_chunks(x, length):
     """[B, H, N, C, D] -> [B, T, H, D], dropping the padding."""
     shape = ops.shape(x)
-    x = ops.reshape(x, (shape[0], shape[1], -1, shape[4]))
+    x = ops.reshape(x, (shape[0], shape[1], shape[2] * shape[3], shape[4]))
     return heads_first(x)[:, :length]
 
 
@@ -256,8 +412,10 @@ def scan(f, init, xs):
         tf.TensorArray(y.dtype, size=length, element_shape=y.shape)
         for y in keras.tree.flatten(ys_spec)
     ]
+    # maximum_iterations: XLA needs the TensorArrays' size bound to differentiate the loop.
     _, carry, ys_arrays = tf.while_loop(
-        lambda i, *_: i < length, body, (tf.constant(0), init, ys_arrays)
+        lambda i, *_: i < length, body, (tf.constant(0), init, ys_arrays),
+        maximum_iterations=length,
     )
     return carry, keras.tree.pack_sequence_as(ys_spec, [a.stack() for a in ys_arrays])
 

@@ -52,25 +52,23 @@ def delta_rule(
     Returns:
         `o: [B, T, H, Dv]` in the dtype of `q`, and the final state when `return_state=True`.
     """
-    common.check_implementation(implementation, chunk_size)
-    batch, heads, dk, dv = common.check_inputs(q, k, v, beta)
-    common.check_state(initial_state, batch, heads, dk, dv, normalize)
-    out_dtype = q.dtype
-    dtype = common.compute_dtype(q)
-    q, k, v, beta = common.cast_all(dtype, q, k, v, beta)
-    state = (
-        common.zeros_state(k, v, normalize, dtype)
-        if initial_state is None
-        else common.cast_state(initial_state, dtype)
-    )
-    op_forms = common.custom_op_forms(implementation, q, k, v, beta)
-    if op_forms is not None:
-        o, state = op_forms.delta_rule(q, k, v, beta, state, normalize=normalize, eps=eps)
+    x = common.prepare(q, k, v, beta, initial_state, normalize=normalize,
+                       implementation=implementation, chunk_size=chunk_size, eps=eps,
+                       has_beta=True)
+    op_forms = common.custom_op_forms(implementation, x.q, x.k, x.v, x.beta)
+    if common.is_empty_sequence(x.k):
+        o, state = common.empty_sequence_result(x)
     elif implementation == "recurrent":
-        o, state = _recurrent(q, k, v, beta, state, normalize, eps)
+        o, state = _recurrent(x.q, x.k, x.v, x.beta, x.state, normalize, x.eps)
     else:
-        o, state = _chunked(q, k, v, beta, state, normalize, eps, chunk_size)
-    o = ops.cast(o, out_dtype)
+        (q, k, v, beta), flags = common.guard_nonfinite(x.q, x.k, x.v, x.beta)
+        if op_forms is not None:
+            o, state = op_forms.delta_rule(q, k, v, beta, x.state, normalize=normalize,
+                                           eps=x.eps)
+        else:
+            o, state = _chunked(q, k, v, beta, x.state, normalize, x.eps, x.chunk_size)
+        o, state = common.poison_nonfinite(o, state, flags)
+    o = ops.cast(o, x.out_dtype)
     return (o, state) if return_state else o
 
 
@@ -79,8 +77,9 @@ def delta_rule_step(q, k, v, beta, state, *, normalize=False, eps=1e-6):
 
     Returns `(o: [B, H, Dv], new_state)`; the state keeps its dtype, `o` has the dtype of `q`.
     """
-    out_dtype = q.dtype
-    q, k, v, beta = common.cast_to_state(state, q, k, v, beta)
+    q, k, v, beta, state, out_dtype = common.prepare_step(
+        q, k, v, beta, state, normalize=normalize, eps=eps, has_beta=True
+    )
     if normalize:
         s, z = state
         retrieved = ops.einsum("bhk,bhkv->bhv", k, s) / (

@@ -36,22 +36,18 @@ def gated_rule(
     Returns:
         `o: [B, T, H, Dv]` in the dtype of `q`, and the final state when `return_state=True`.
     """
-    common.check_implementation(implementation, chunk_size, has_op=False)
-    batch, heads, dk, dv = common.check_inputs(q, k, v, beta)
-    common.check_state(initial_state, batch, heads, dk, dv, normalize=False)
-    out_dtype = q.dtype
-    dtype = common.compute_dtype(q)
-    q, k, v, beta = common.cast_all(dtype, q, k, v, beta)
-    state = (
-        common.zeros_state(k, v, False, dtype)
-        if initial_state is None
-        else ops.cast(initial_state, dtype)
-    )
-    if implementation == "recurrent":
-        o, state = _recurrent(q, k, v, beta, state)
+    x = common.prepare(q, k, v, beta, initial_state, normalize=False,
+                       implementation=implementation, chunk_size=chunk_size, eps=0.0,
+                       has_op=False, has_beta=True)
+    if common.is_empty_sequence(x.k):
+        o, state = common.empty_sequence_result(x)
+    elif implementation == "recurrent":
+        o, state = _recurrent(x.q, x.k, x.v, x.beta, x.state)
     else:
-        o, state = _chunked(q, k, v, beta, state, chunk_size)
-    o = ops.cast(o, out_dtype)
+        (q, k, v, beta), flags = common.guard_nonfinite(x.q, x.k, x.v, x.beta)
+        o, state = _chunked(q, k, v, beta, x.state, x.chunk_size)
+        o, state = common.poison_nonfinite(o, state, flags)
+    o = ops.cast(o, x.out_dtype)
     return (o, state) if return_state else o
 
 
@@ -60,8 +56,9 @@ def gated_rule_step(q, k, v, beta, state):
 
     Returns `(o: [B, H, Dv], new_state)`; the state keeps its dtype, `o` has the dtype of `q`.
     """
-    out_dtype = q.dtype
-    q, k, v, beta = common.cast_to_state(state, q, k, v, beta)
+    q, k, v, beta, state, out_dtype = common.prepare_step(
+        q, k, v, beta, state, normalize=False, eps=0.0, has_beta=True
+    )
     gate = beta[..., None, None]
     s = (1 - gate) * state + gate * ops.einsum("bhk,bhv->bhkv", k, v)
     return ops.cast(ops.einsum("bhk,bhkv->bhv", q, s), out_dtype), s

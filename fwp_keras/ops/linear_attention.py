@@ -9,6 +9,7 @@ one-step form), the chunked form (DESIGN Section 4) and the one-step form for de
 
 from keras import ops
 
+from fwp_keras import _validation as validation
 from fwp_keras.ops import _common as common
 
 
@@ -48,27 +49,25 @@ def linear_attention(
         `o: [B, Tq, H, Dv]` in the dtype of `q`, and the final state (float32, or float64 for
         float64 inputs) when `return_state=True`.
     """
-    common.check_implementation(implementation, chunk_size)
-    batch, heads, dk, dv = common.check_inputs(q, k, v, same_length=causal)
-    common.check_state(initial_state, batch, heads, dk, dv, normalize)
-    out_dtype = q.dtype
-    dtype = common.compute_dtype(q)
-    q, k, v = common.cast_all(dtype, q, k, v)
-    state = (
-        common.zeros_state(k, v, normalize, dtype)
-        if initial_state is None
-        else common.cast_state(initial_state, dtype)
-    )
-    op_forms = common.custom_op_forms(implementation, q, k, v) if causal else None
-    if op_forms is not None:
-        o, state = op_forms.linear_attention(q, k, v, state, normalize=normalize, eps=eps)
-    elif not causal:
-        o, state = _bidirectional(q, k, v, state, normalize, eps)
+    causal = validation.boolean("causal", causal)
+    x = common.prepare(q, k, v, None, initial_state, normalize=normalize,
+                       implementation=implementation, chunk_size=chunk_size, eps=eps,
+                       same_length=causal)
+    op_forms = common.custom_op_forms(implementation, x.q, x.k, x.v) if causal else None
+    if not causal:
+        o, state = _bidirectional(x.q, x.k, x.v, x.state, normalize, x.eps)
+    elif common.is_empty_sequence(x.k):
+        o, state = common.empty_sequence_result(x)
     elif implementation == "recurrent":
-        o, state = _recurrent(q, k, v, state, normalize, eps)
+        o, state = _recurrent(x.q, x.k, x.v, x.state, normalize, x.eps)
     else:
-        o, state = _chunked(q, k, v, state, normalize, eps, chunk_size)
-    o = ops.cast(o, out_dtype)
+        (q, k, v, _), flags = common.guard_nonfinite(x.q, x.k, x.v)
+        if op_forms is not None:
+            o, state = op_forms.linear_attention(q, k, v, x.state, normalize=normalize, eps=x.eps)
+        else:
+            o, state = _chunked(q, k, v, x.state, normalize, x.eps, x.chunk_size)
+        o, state = common.poison_nonfinite(o, state, flags)
+    o = ops.cast(o, x.out_dtype)
     return (o, state) if return_state else o
 
 
@@ -78,8 +77,8 @@ def linear_attention_step(q, k, v, state, *, normalize=False, eps=1e-6):
     Returns `(o: [B, H, Dv], new_state)`; constant work per token whatever the context length.
     The state keeps its dtype (float32 under mixed precision); `o` has the dtype of `q`.
     """
-    out_dtype = q.dtype
-    q, k, v = common.cast_to_state(state, q, k, v)
+    q, k, v, _, state, out_dtype = common.prepare_step(q, k, v, None, state,
+                                                       normalize=normalize, eps=eps)
     if normalize:
         s, z = state
         z = z + k

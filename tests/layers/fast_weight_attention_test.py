@@ -235,7 +235,7 @@ def test_mixed_precision(mixed_policy, kwargs):
         (dict(update_rule="gated", normalization="attention"), "normalization"),
         (dict(update_rule="delta", causal=False), "causal"),
         (dict(normalization="sum", feature_map="tanh"), "normalization"),
-        (dict(update_rule="gated", feature_map="identity"), "normalization"),
+        (dict(update_rule="gated", feature_map="identity", normalization="sum"), "normalization"),
         (dict(implementation="cuda"), "implementation"),
     ],
     ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()) if isinstance(p, dict) else p,

@@ -26,6 +26,11 @@ MAPS = {
     },
     "favor_plus": (
         lambda: FAVORPlus(num_features=8, seed=1),
+        lambda layer: lambda x: reference.favor_plus(x, to_np(layer.projection), D**-0.25),
+        2 * 8,
+    ),
+    "favor_plus_eq31": (
+        lambda: FAVORPlus(num_features=8, seed=1, input_scale=1.0),
         lambda layer: lambda x: reference.favor_plus(x, to_np(layer.projection)),
         2 * 8,
     ),
@@ -57,19 +62,24 @@ def test_dpfp_two_dimensional_input_has_one_active_feature():
     np.testing.assert_array_equal(np.argmax(y, axis=-1), expected)
 
 
-def _favor_kernel_error(num_features, seed, d=32, pairs=64):
-    x, y = random((2, pairs, d), seed=100 + seed) * (0.6 / np.sqrt(d))
-    layer = FAVORPlus(num_features=num_features, seed=seed)
+def _favor_kernel_error(num_features, seed, d=32, pairs=64, input_scale=1.0):
+    """Mean relative error of phi(x).phi(y) against exp(input_scale^2 x.y)."""
+    x, y = random((2, pairs, d), seed=100 + seed) * (0.6 / np.sqrt(d)) / input_scale
+    layer = FAVORPlus(num_features=num_features, seed=seed,
+                      input_scale=None if input_scale != 1.0 else 1.0)
     phi = to_np(layer(np.concatenate([x, y])))
     estimate = np.sum(phi[:pairs] * phi[pairs:], axis=-1)
-    exact = np.exp(np.sum(x.astype(np.float64) * y, axis=-1))
+    exact = np.exp(input_scale**2 * np.sum(x.astype(np.float64) * y, axis=-1))
     return np.mean(np.abs(estimate - exact) / exact)
 
 
-def test_favor_plus_estimate_improves_with_num_features():
-    """Mean relative error of phi(x).phi(y) against exp(x.y) for |x|, |y| ~ 0.6: about 7e-2,
-    1e-2 and 2.5e-3 for m = 16, 256, 4096 (averaged over two seeds)."""
-    errors = [np.mean([_favor_kernel_error(m, s) for s in range(2)]) for m in (16, 256, 4096)]
+@pytest.mark.parametrize("input_scale", [1.0, 32**-0.25], ids=["eq31", "performer_default"])
+def test_favor_plus_estimate_improves_with_num_features(input_scale):
+    """Mean relative error of phi(x).phi(y) against exp(x.y) (Eq. 31 as written) and against
+    exp(x.y / sqrt(d)) (the default d^(-1/4) scaling) for |x'|, |y'| ~ 0.6: about 7e-2, 1e-2 and
+    2.5e-3 for m = 16, 256, 4096 (averaged over two seeds)."""
+    errors = [np.mean([_favor_kernel_error(m, s, input_scale=input_scale) for s in range(2)])
+              for m in (16, 256, 4096)]
     assert errors[0] > 3 * errors[1] and errors[1] > 2 * errors[2], errors
     assert errors[2] < 0.01, errors
 
@@ -101,12 +111,12 @@ def test_favor_plus_redraws_in_training_only():
     assert not np.allclose(draws[0], initial)
     assert not np.allclose(draws[0], draws[1])
     assert not np.allclose(outputs[0], outputs[1])
-    assert_close(outputs[1], reference.favor_plus(x, draws[1]))  # the last draw is kept
+    assert_close(outputs[1], reference.favor_plus(x, draws[1], D**-0.25))  # the last draw is kept
     evaluation = [to_np(layer(x, training=False)) for _ in range(2)] + [to_np(layer(x))]
     for out in evaluation:
         np.testing.assert_array_equal(out, evaluation[0])
     np.testing.assert_array_equal(to_np(layer.projection), draws[1])
-    assert_close(evaluation[0], reference.favor_plus(x, draws[1]))
+    assert_close(evaluation[0], reference.favor_plus(x, draws[1], D**-0.25))
 
 
 def test_favor_plus_without_redraw_keeps_projection():
@@ -137,7 +147,7 @@ def test_favor_plus_seed_reproducible(orthogonal):
 
 def test_favor_plus_finite_for_large_inputs():
     """exp(R x) alone overflows float32 here; the log-space evaluation stays finite."""
-    layer = FAVORPlus(num_features=16, seed=0)
+    layer = FAVORPlus(num_features=16, seed=0, input_scale=1.0)
     x = random((64, D), seed=6) * 30.0
     layer.build(x.shape)
     assert np.max(np.abs(x @ to_np(layer.projection).T)) > 89  # exp overflows float32

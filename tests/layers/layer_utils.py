@@ -54,12 +54,51 @@ def numpy_feature_map(layer):
         return lambda x: reference.dpfp(x, layer.nu)
     if isinstance(layer, feature_maps.FAVORPlus):
         projection = to_np(layer.projection)
-        return lambda x: reference.favor_plus(x, projection)
+        return lambda x: reference.favor_plus(x, projection, favor_input_scale(layer))
     if isinstance(layer, keras.layers.Identity):
         return lambda x: np.asarray(x, np.float64)
     if isinstance(layer, keras.layers.Activation) and layer.activation is keras.activations.tanh:
         return np.tanh
     raise NotImplementedError(type(layer))
+
+
+def favor_input_scale(layer):
+    """The factor FAVORPlus applies to its inputs: d^(-1/4) unless given."""
+    if layer.input_scale is not None:
+        return layer.input_scale
+    return to_np(layer.projection).shape[1] ** -0.25
+
+
+def numpy_features(layer, q, k):
+    """Queries and keys after the layer's feature map and normalisation, in float64.
+
+    For FAVOR+ straight from the log-features, phi / sum(phi) = exp(l - logsumexp(l)) (the
+    paper's sum normalisation, which the eps floor of `sum_normalize` would otherwise cut off
+    where phi underflows), and with attention normalisation each query divided by its largest
+    feature (a factor that cancels in q S / (q . z) but for eps): the layer's definition.
+    """
+    if isinstance(layer.feature_map, feature_maps.FAVORPlus):
+        projection, scale = to_np(layer.feature_map.projection), favor_input_scale(layer.feature_map)
+        lq, lk = (reference.favor_plus_log(x, projection, scale) for x in (q, k))
+
+        def shifted(x):
+            return np.exp(x - x.max(axis=-1, keepdims=True))
+
+        if layer.normalization == "sum":
+            return tuple(shifted(x) / shifted(x).sum(axis=-1, keepdims=True) for x in (lq, lk))
+        if layer.normalization == "l2":
+            return tuple(reference.l2_normalize(shifted(x), layer.eps) for x in (lq, lk))
+        if layer.normalization == "attention":
+            return shifted(lq), np.exp(lk)
+        return np.exp(lq), np.exp(lk)
+    phi = numpy_feature_map(layer.feature_map)
+    q, k = phi(q), phi(k)
+    normalize = {"sum": reference.sum_normalize, "l2": reference.l2_normalize}.get(
+        layer.normalization
+    )
+    if normalize is not None:
+        q, k = normalize(q, layer.eps), normalize(k, layer.eps)
+    return q, k
 
 
 def _dense(layer, x):
@@ -75,22 +114,16 @@ def numpy_attention(layer, query, value=None, padding_mask=None, initial_state=N
     def split(x, dim):
         return x.reshape(x.shape[0], x.shape[1], heads, dim)
 
-    phi = numpy_feature_map(layer.feature_map)
-    q = phi(split(_dense(layer.query_dense, query), dk))
-    k = phi(split(_dense(layer.key_dense, memory), dk))
+    q, k = numpy_features(layer, split(_dense(layer.query_dense, query), dk),
+                          split(_dense(layer.key_dense, memory), dk))
     v = split(_dense(layer.value_dense, memory), dv)
-    normalize = {"sum": reference.sum_normalize, "l2": reference.l2_normalize}.get(
-        layer.normalization
-    )
-    if normalize is not None:
-        q, k = normalize(q, layer.eps), normalize(k, layer.eps)
     beta = None
     if layer.update_rule != "sum":
         beta = 1.0 / (1.0 + np.exp(-_dense(layer.beta_dense, memory)))
     if padding_mask is not None:
-        keep = np.asarray(padding_mask, np.float64)
-        k, v = k * keep[:, :, None, None], v * keep[:, :, None, None]
-        beta = None if beta is None else beta * keep[:, :, None]
+        keep = np.asarray(padding_mask, bool)
+        k, v = np.where(keep[:, :, None, None], k, 0.0), np.where(keep[:, :, None, None], v, 0.0)
+        beta = None if beta is None else np.where(keep[:, :, None], beta, 0.0)
     if initial_state is not None:
         initial_state = to_np(initial_state)
     attention = layer.normalization == "attention"

@@ -1,0 +1,62 @@
+"""Argument checks shared by the memory programs, the feature maps and the layers.
+
+One path for every constructor and function argument, so that each error names the argument and
+says what was expected. Python and NumPy scalars are accepted alike (`np.int64(2)` is an integer,
+`np.True_` a boolean); strings and other look-alikes are not (`causal="yes"` is an error).
+"""
+
+import math
+import numbers
+import operator
+
+import numpy as np
+
+
+def _fail(name, expected, value):
+    raise ValueError(f"`{name}` must be {expected}. Received: {name}={value!r}")
+
+
+def integer(name, value, minimum=None, allow_none=False):
+    """`value` as a Python int (>= `minimum`), or None when `allow_none`."""
+    if value is None and allow_none:
+        return None
+    expected = "an integer" if minimum is None else f"an integer >= {minimum}"
+    if allow_none:
+        expected += " or None"
+    if isinstance(value, (bool, np.bool_)):
+        _fail(name, expected, value)
+    try:
+        result = operator.index(value)
+    except TypeError:
+        _fail(name, expected, value)
+    if minimum is not None and result < minimum:
+        _fail(name, expected, value)
+    return result
+
+
+def positive_integer(name, value, allow_none=False):
+    return integer(name, value, minimum=1, allow_none=allow_none)
+
+
+def boolean(name, value):
+    """`value` as a Python bool; only True, False and NumPy booleans are booleans."""
+    if not isinstance(value, (bool, np.bool_)):
+        _fail(name, "True or False", value)
+    return bool(value)
+
+
+def non_negative_number(name, value):
+    """A finite real number >= 0, as a Python float (used for `eps`)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        _fail(name, "a finite number >= 0", value)
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        _fail(name, "a finite number >= 0", value)
+    return value
+
+
+def one_of(name, value, allowed):
+    if not any(value is option or (type(value) is type(option) and value == option)
+               for option in allowed):
+        _fail(name, f"one of {tuple(allowed)}", value)
+    return value
