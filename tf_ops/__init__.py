@@ -8,9 +8,17 @@
     gradients.py   tf.RegisterGradient for the forward ops
     memory_ops.py  fwp_keras.ops' calling convention on top of the ops
 
-Call `load_custom_ops()` before `tf.saved_model.load` of a SavedModel that contains the ops.
+Call `load_custom_ops()` before `tf.saved_model.load` of a SavedModel that contains the ops, or
+export inside `disable_custom_ops()` to get one that stock TensorFlow loads.
 """
 
-from fwp_keras.tf_ops.loader import DISABLE_ENV, custom_ops, custom_ops_disabled, load_custom_ops
+from fwp_keras.tf_ops.loader import (
+    DISABLE_ENV,
+    custom_ops,
+    custom_ops_disabled,
+    disable_custom_ops,
+    load_custom_ops,
+)
 
-__all__ = ["DISABLE_ENV", "custom_ops", "custom_ops_disabled", "load_custom_ops"]
+__all__ = ["DISABLE_ENV", "custom_ops", "custom_ops_disabled", "disable_custom_ops",
+           "load_custom_ops"]

@@ -6,6 +6,7 @@ rebuilt once (a compiler and the TensorFlow headers are all it needs) and, faili
 programs run their keras.ops chunked forms. `FWP_KERAS_DISABLE_CUSTOM_OPS=1` turns the ops off.
 """
 
+import contextlib
 import json
 import os
 import threading
@@ -19,8 +20,30 @@ _error = None
 _warned = False
 
 
+_disabled = threading.local()
+
+
 def custom_ops_disabled():
+    """True when `FWP_KERAS_DISABLE_CUSTOM_OPS=1` is set or inside `disable_custom_ops()`."""
+    if getattr(_disabled, "depth", 0) > 0:
+        return True
     return os.environ.get(DISABLE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@contextlib.contextmanager
+def disable_custom_ops():
+    """Within this block (this thread) the memory programs run their keras.ops forms, as with
+    `FWP_KERAS_DISABLE_CUSTOM_OPS=1`. Trace an export here to get a SavedModel with no `Fwp...`
+    op in its graph, which stock TensorFlow and TF Serving load:
+
+        with fwp_keras.tf_ops.disable_custom_ops():
+            model.export(path)
+    """
+    _disabled.depth = getattr(_disabled, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _disabled.depth -= 1
 
 
 def registered_op_names(library):
@@ -100,7 +123,9 @@ def load_custom_ops(build_if_needed=True):
     """
     global _module, _error
     if custom_ops_disabled():
-        raise RuntimeError(f"the fwp_keras custom ops are disabled by {DISABLE_ENV}=1")
+        raise RuntimeError(
+            f"the fwp_keras custom ops are disabled ({DISABLE_ENV}=1 or disable_custom_ops())"
+        )
     with _lock:
         if _module is not None:
             return _module

@@ -90,7 +90,12 @@ def as_tensor(name, x):
     if x is None or isinstance(x, keras.KerasTensor):
         return x
     try:
-        return ops.convert_to_tensor(x)
+        x = ops.convert_to_tensor(x)
+        if keras.backend.backend() == "tensorflow" and not hasattr(x, "ndim"):
+            import tensorflow as tf  # keras 3.15 returns a tf.Variable as it is: read it
+
+            x = tf.convert_to_tensor(x)
+        return x
     except Exception as error:  # the backends raise TypeError or ValueError
         raise ValueError(
             f"`{name}` must be a tensor or an array-like. Received: {name} of type "
@@ -98,10 +103,19 @@ def as_tensor(name, x):
         ) from error
 
 
-def _state_as_tensors(state):
-    if isinstance(state, (tuple, list)):
-        return tuple(as_tensor(f"initial_state[{i}]", s) for i, s in enumerate(state))
-    return as_tensor("initial_state", state)
+def _state_as_tensors(state, normalize, name):
+    """A state as tensors: `(S, z)` item by item; a single S from anything array-like (a nested
+    Python list included, which is told from an `(S, z)` pair by its items' having no shape)."""
+    if state is None:
+        return None
+    is_pair = isinstance(state, tuple) or (
+        isinstance(state, list) and any(hasattr(item, "shape") for item in state)
+    )
+    if is_pair or normalize:
+        if not isinstance(state, (tuple, list)):
+            return as_tensor(name, state)  # check_state says what is expected
+        return tuple(as_tensor(f"{name}[{i}]", s) for i, s in enumerate(state))
+    return as_tensor(name, state)
 
 
 def check_inputs(q, k, v, beta=None, same_length=True):
@@ -228,7 +242,7 @@ def prepare(q, k, v, beta, initial_state, *, normalize, implementation, chunk_si
         if beta is None:
             raise ValueError("`beta` must be a tensor [batch, time, heads]. Received: beta=None")
         beta = as_tensor("beta", beta)
-    initial_state = _state_as_tensors(initial_state) if initial_state is not None else None
+    initial_state = _state_as_tensors(initial_state, normalize, "initial_state")
     batch, heads, dk, dv = check_inputs(q, k, v, beta, same_length=same_length)
     check_state(initial_state, batch, heads, dk, dv, normalize)
     out_dtype = output_dtype(q)
@@ -274,7 +288,7 @@ def prepare_step(q, k, v, beta, state, *, normalize, eps, has_beta=False):
             "`state` is required by the one-step forms: S [batch, heads, Dk, Dv], or (S, z) "
             "with normalize=True (e.g. zeros, or the final state of the prompt)"
         )
-    state = _state_as_tensors(state)
+    state = _state_as_tensors(state, normalize, "state")
     check_state(state, qb or kb, qh or kh, qd or kd, vd, normalize, name="state")
     out_dtype = output_dtype(q)
     q, k, v, beta = cast_to_state(state, q, k, v, beta)
@@ -301,34 +315,34 @@ def guard_nonfinite(q, k, v, beta=None):
     The chunked and op forms multiply whole chunks at once, so a NaN or inf at step t would reach
     the outputs of earlier steps of its chunk through products with zeros (0 * nan = nan). Here
     the steps with a non-finite write (k, v or beta) or read (q) are zeroed before the memory
-    runs, and `poison_nonfinite` marks what the recurrence would have made non-finite: every
-    output from the first bad write on (per batch row and head), the output of a bad read, and
-    the final state. Returns the cleaned inputs and the flags for `poison_nonfinite`.
+    runs, and `poison_nonfinite` marks what the recurrence makes non-finite: every output from
+    the first bad write on (per batch row and head), the output of a bad read, the final S after
+    a bad write and the final z after a bad key. Returns the cleaned inputs and the flags.
     """
     finite_read = ops.all(ops.isfinite(q), axis=-1)  # [B, T, H]
-    finite_write = ops.logical_and(ops.all(ops.isfinite(k), axis=-1),
-                                   ops.all(ops.isfinite(v), axis=-1))
+    finite_key = ops.all(ops.isfinite(k), axis=-1)
+    finite_write = ops.logical_and(finite_key, ops.all(ops.isfinite(v), axis=-1))
     if beta is not None:
         finite_write = ops.logical_and(finite_write, ops.isfinite(beta))
         beta = ops.where(finite_write, beta, 0)
     q = ops.where(finite_read[..., None], q, 0)
     k = ops.where(finite_write[..., None], k, 0)
     v = ops.where(finite_write[..., None], v, 0)
-    return (q, k, v, beta), (finite_read, finite_write)
+    return (q, k, v, beta), (finite_read, finite_write, finite_key)
 
 
 def poison_nonfinite(o, state, flags):
     """NaN where `guard_nonfinite`'s flags say the recurrence is no longer finite."""
-    finite_read, finite_write = flags
+    finite_read, finite_write, finite_key = flags
     bad_writes_so_far = ops.cumsum(ops.cast(ops.logical_not(finite_write), "int32"), axis=1)
     ok = ops.logical_and(finite_read, ops.equal(bad_writes_so_far, 0))
     o = ops.where(ok[..., None], o, float("nan"))
-    clean = ops.all(finite_write, axis=1)  # [B, H]
+    clean_s = ops.all(finite_write, axis=1)[..., None, None]  # [B, H, 1, 1]
     if isinstance(state, (tuple, list)):
         s, z = state
-        return o, (ops.where(clean[..., None, None], s, float("nan")),
-                   ops.where(clean[..., None], z, float("nan")))
-    return o, ops.where(clean[..., None, None], state, float("nan"))
+        clean_z = ops.all(finite_key, axis=1)[..., None]
+        return o, (ops.where(clean_s, s, float("nan")), ops.where(clean_z, z, float("nan")))
+    return o, ops.where(clean_s, state, float("nan"))
 
 
 def heads_first(x):

@@ -4,28 +4,19 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-from layer_utils import assert_close, numpy_attention, random, to_np
-
-from fwp_keras.layers import DPFP, FastWeightAttention
-
-B, T, D_MODEL = 2, 10, 6
-SEGMENT = 5
-# chunk_size=4 < T: several chunks and a zero-padded last one in the chunked forms. (Few
-# distinct shapes across the tests: JAX compiles every eager op anew for each shape.)
-BASE = dict(
-    num_heads=2,
-    key_dim=4,
-    chunk_size=4,
-    bias_initializer=keras.initializers.RandomNormal(stddev=0.3, seed=1),
+from layer_utils import (
+    B,
+    D_MODEL,
+    SEGMENT,
+    T,
+    assert_close,
+    make_layer,
+    numpy_attention,
+    random,
+    to_np,
 )
 
-
-def make_layer(**kwargs):
-    kwargs = {**BASE, **kwargs}
-    if callable(kwargs.get("feature_map")):
-        kwargs["feature_map"] = kwargs["feature_map"]()
-    return FastWeightAttention(**kwargs)
-
+from fwp_keras.layers import DPFP, FastWeightAttention
 
 CONFIGS = {
     "sum_attention_elu": dict(update_rule="sum", normalization="attention"),
@@ -97,47 +88,6 @@ def test_segments_with_carried_state_equal_one_pass(rule, normalization):
     carried = numpy_attention(layer, x[:, : T - SEGMENT])[1]
     last = numpy_attention(layer, x[:, T - SEGMENT :], initial_state=carried)[0]
     assert_close(outputs[-1], last)
-
-
-MASK_RULES = {
-    "sum_causal": dict(update_rule="sum"),
-    "sum_bidirectional": dict(update_rule="sum", causal=False),
-    "delta": dict(update_rule="delta"),
-    "delta_attention": dict(update_rule="delta", normalization="attention"),
-    "gated": dict(update_rule="gated"),
-}
-
-
-@pytest.mark.parametrize("name", MASK_RULES)
-def test_padding_mask_equals_removing_positions(name):
-    layer = make_layer(**MASK_RULES[name])
-    x = random((B, T, D_MODEL), seed=6)
-    mask = np.ones((B, T), bool)
-    mask[0, [0, 3, 4, 6, 7]] = False  # a leading pad and gaps
-    mask[1, [2, 3, 7, 8, 9]] = False  # a gap and trailing pads; SEGMENT positions kept per row
-    y, state = layer(x, padding_mask=mask, return_state=True)
-    y, state = to_np(y), to_np(state)
-    for b in range(B):
-        kept = x[b : b + 1, mask[b]]
-        y_kept, state_kept = layer(kept, return_state=True)
-        assert_close(y[b : b + 1, mask[b]], y_kept)
-        row = [s[b : b + 1] for s in (state if isinstance(state, tuple) else (state,))]
-        assert_close(tuple(row) if isinstance(state, tuple) else row[0], state_kept)
-    assert_close(y, numpy_attention(layer, x, padding_mask=mask)[0])
-
-
-def test_embedding_mask_is_the_padding_mask():
-    tokens = np.array([[3, 1, 4, 1, 5, 9, 2, 6, 0, 0], [0, 2, 6, 0, 5, 3, 5, 8, 9, 7]], "int32")
-    layer = make_layer(update_rule="delta")
-    inputs = keras.Input((None,), dtype="int32")
-    embedding = keras.layers.Embedding(10, D_MODEL, mask_zero=True)
-    model = keras.Model(inputs, layer(embedding(inputs)))
-    y = to_np(model(tokens))
-    h = embedding(tokens)
-    assert_close(y, layer(h, padding_mask=tokens != 0))
-    assert_close(layer(h), layer(h, padding_mask=tokens != 0))  # eager: the mask rides on h
-    unmasked = to_np(layer(ops.convert_to_tensor(to_np(h).astype("float32"))))
-    assert not np.allclose(y, unmasked, atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -223,52 +173,3 @@ def test_mixed_precision(mixed_policy, kwargs):
     assert_close(state, to_np(expected_state), tol)
 
 
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        (dict(update_rule="hebb"), "update_rule"),
-        (dict(normalization="layer"), "normalization"),
-        (dict(feature_map="relu"), "feature_map"),
-        (dict(num_heads=0), "num_heads"),
-        (dict(key_dim=0), "key_dim"),
-        (dict(value_dim=-1), "value_dim"),
-        (dict(update_rule="gated", normalization="attention"), "normalization"),
-        (dict(update_rule="delta", causal=False), "causal"),
-        (dict(normalization="sum", feature_map="tanh"), "normalization"),
-        (dict(update_rule="gated", feature_map="identity", normalization="sum"), "normalization"),
-        (dict(implementation="cuda"), "implementation"),
-    ],
-    ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()) if isinstance(p, dict) else p,
-)
-def test_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        make_layer(**kwargs)(random((B, T, D_MODEL)))
-
-
-def test_cross_attention_needs_non_causal():
-    layer = make_layer()
-    with pytest.raises(ValueError, match="causal"):
-        layer(random((B, 3, D_MODEL)), value=random((B, 5, D_MODEL)))
-
-
-@pytest.mark.parametrize(
-    "normalization, state",
-    [
-        ("sum", lambda dk: np.zeros((B, 2, dk + 1, 4), "float32")),
-        ("sum", lambda dk: (np.zeros((B, 2, dk, 4), "float32"),) * 2),
-        ("attention", lambda dk: np.zeros((B, 2, dk, 4), "float32")),
-        ("attention", lambda dk: (np.zeros((B, 2, dk, 4), "float32"), np.zeros((B, 3, dk)))),
-    ],
-    ids=["wrong_dk", "tuple_for_tensor", "tensor_for_tuple", "wrong_z"],
-)
-def test_wrong_initial_state(normalization, state):
-    layer = make_layer(update_rule="delta", normalization=normalization)
-    x = random((B, T, D_MODEL))
-    layer.build(x.shape)
-    with pytest.raises(ValueError, match="initial_state"):
-        layer(x, initial_state=state(layer.state_key_dim))
-
-
-def test_delta_rule_without_normalization_warns():
-    with pytest.warns(UserWarning, match="normali"):
-        make_layer(update_rule="delta", normalization=None)

@@ -18,6 +18,28 @@ from fwp_keras.layers import feature_maps  # noqa: E402
 TOL = 1e-5  # relative error of float32 results against the float64 reference
 
 
+B, T, D_MODEL = 2, 10, 6
+SEGMENT = 5
+# chunk_size=4 < T: several chunks and a zero-padded last one in the chunked forms. (Few
+# distinct shapes across the tests: JAX compiles every eager op anew for each shape.)
+BASE = dict(
+    num_heads=2,
+    key_dim=4,
+    chunk_size=4,
+    bias_initializer=keras.initializers.RandomNormal(stddev=0.3, seed=1),
+)
+
+
+def make_layer(**kwargs):
+    """A small FastWeightAttention (BASE) with `kwargs`; a callable feature_map is called."""
+    from fwp_keras.layers import FastWeightAttention
+
+    kwargs = {**BASE, **kwargs}
+    if callable(kwargs.get("feature_map")):
+        kwargs["feature_map"] = kwargs["feature_map"]()
+    return FastWeightAttention(**kwargs)
+
+
 def to_np(x):
     """A backend tensor (or a tuple of them) as float64 NumPy."""
     if isinstance(x, (tuple, list)):
