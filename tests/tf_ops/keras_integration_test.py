@@ -99,3 +99,50 @@ def test_saved_model_with_the_ops_reloads_after_load_custom_ops(tmp_path):
     with_ops = reload(load_ops=True)
     assert with_ops.returncode == 0, with_ops.stderr[-2000:]
     np.testing.assert_array_equal(np.load(path + "/reloaded.npy"), expected)
+
+
+EXPORT_CHILD = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    assert not any(name.startswith("fwp_keras") for name in sys.modules)
+    path = sys.argv[1]
+    try:
+        served = tf.saved_model.load(path)
+    except Exception as error:
+        print("LOAD FAILED:", error)
+        sys.exit(3)
+    x = np.load(path + "/x.npy")
+    np.save(path + "/served.npy", served.serve(tf.constant(x)).numpy())
+""")
+
+
+def _serve_in_plain_tensorflow(path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, "-c", EXPORT_CHILD, path], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def test_keras_export_inside_disable_custom_ops_loads_in_plain_tensorflow(tmp_path):
+    """`model.export()` traced in `disable_custom_ops()` has no Fwp op: a process that imports
+    only TensorFlow serves it. Traced with the ops, that process cannot load it."""
+    from fwp_keras.tf_ops import disable_custom_ops
+
+    inputs = keras.Input((None, 16))
+    h = FastWeightAttention(num_heads=2, key_dim=8, update_rule="delta")(inputs)
+    model = keras.Model(inputs, FastWeightAttention(num_heads=2, key_dim=8)(h))
+    x = np.random.default_rng(2).standard_normal((2, 40, 16)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(x))
+
+    plain, with_ops = str(tmp_path / "plain"), str(tmp_path / "with_ops")
+    with disable_custom_ops():
+        model.export(plain, verbose=False)
+    model.export(with_ops, verbose=False)
+    for path in (plain, with_ops):
+        np.save(path + "/x.npy", x)
+
+    served = _serve_in_plain_tensorflow(plain)
+    assert served.returncode == 0, served.stderr[-2000:]
+    np.testing.assert_allclose(np.load(plain + "/served.npy"), expected, rtol=1e-5, atol=1e-6)
+    refused = _serve_in_plain_tensorflow(with_ops)
+    assert refused.returncode == 3 and "Fwp" in refused.stdout, refused.stderr[-2000:]
