@@ -40,14 +40,14 @@ def linear_attention(
             `normalize=True`. Defaults to zeros.
         return_state: also return the final state.
         implementation: `"recurrent"`, `"chunked"`, `"op"` (the TensorFlow custom op) or
-            `"auto"`: the op on the TensorFlow backend when it loads, else the chunked form.
-            The bidirectional form is two matrix products on every implementation.
+            `"auto"`: the op on the TensorFlow backend when it loads (outside XLA), else the
+            chunked form. The bidirectional form is two matrix products on every implementation.
         chunk_size: rows per chunk of the chunked form (the op tiles time its own way).
-        eps: added to the attention normaliser's denominator.
+        eps: added to the attention normaliser's denominator, a finite number >= 0.
 
     Returns:
-        `o: [B, Tq, H, Dv]` in the dtype of `q`, and the final state (float32, or float64 for
-        float64 inputs) when `return_state=True`.
+        `o: [B, Tq, H, Dv]` in the dtype of `q` (floatx for integer `q`), and the final state
+        (float32, or float64 for float64 inputs) when `return_state=True`.
     """
     causal = validation.boolean("causal", causal)
     x = common.prepare(q, k, v, None, initial_state, normalize=normalize,
