@@ -12,6 +12,13 @@ import tensorflow as tf
 from fwp_keras.tf_ops.loader import load_custom_ops
 
 
+def keeps_nonfinite_causal():
+    """Whether the kernels that will run keep a NaN / inf at step t out of the outputs before t
+    themselves: the CPU kernels do (tensor_head_io.h), the CUDA kernels not yet, so with a GPU
+    visible the memory programs guard the op's inputs in Python instead."""
+    return not tf.config.list_logical_devices("GPU")
+
+
 def _split_state(state, normalize):
     """The ops always carry the normaliser z; without normalisation it starts at zero."""
     if normalize:

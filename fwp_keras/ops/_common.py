@@ -309,40 +309,39 @@ def empty_sequence_result(prepared):
     return o, prepared.state
 
 
-def guard_nonfinite(q, k, v, beta=None):
-    """Keeps a non-finite input at step t out of the outputs before t.
+def run_causally(program, q, k, v, beta, state, op_forms=None):
+    """`program(q, k, v, beta, state) -> (o, final_state)` (a chunked or op form), with a NaN or
+    inf written at step t kept out of the outputs before t.
 
-    The chunked and op forms multiply whole chunks at once, so a NaN or inf at step t would reach
-    the outputs of earlier steps of its chunk through products with zeros (0 * nan = nan). Here
-    the steps with a non-finite write (k, v or beta) or read (q) are zeroed before the memory
-    runs, and `poison_nonfinite` marks what the recurrence makes non-finite: every output from
-    the first bad write on (per batch row and head), the output of a bad read, the final S after
-    a bad write and the final z after a bad key. Returns the cleaned inputs and the flags.
+    Those forms multiply whole chunks at once, so a non-finite k, v or beta at step t would reach
+    the outputs of earlier steps of its chunk through products with zeros (0 * nan = nan). So a
+    step with a non-finite write has its v and beta (and a non-finite k) zeroed before the
+    program runs, an identity step of every rule that keeps a finite key in z; after it, what
+    the recurrence makes non-finite is marked NaN: every output from the first bad write on (per
+    batch row and head), the final S, and the final z after a bad key. (A non-finite query needs
+    nothing: it enters only the rows of its own step.) The CPU kernels of the custom ops
+    (`op_forms`) do the same inside, at no measurable cost; here it costs a few elementwise passes
+    (benchmarks/README.md).
     """
-    finite_read = ops.all(ops.isfinite(q), axis=-1)  # [B, T, H]
-    finite_key = ops.all(ops.isfinite(k), axis=-1)
+    if op_forms is not None and op_forms.keeps_nonfinite_causal():
+        return program(q, k, v, beta, state)
+    finite_key = ops.all(ops.isfinite(k), axis=-1)  # [B, T, H]
     finite_write = ops.logical_and(finite_key, ops.all(ops.isfinite(v), axis=-1))
     if beta is not None:
         finite_write = ops.logical_and(finite_write, ops.isfinite(beta))
         beta = ops.where(finite_write, beta, 0)
-    q = ops.where(finite_read[..., None], q, 0)
-    k = ops.where(finite_write[..., None], k, 0)
+    k = ops.where(finite_key[..., None], k, 0)
     v = ops.where(finite_write[..., None], v, 0)
-    return (q, k, v, beta), (finite_read, finite_write, finite_key)
+    o, final_state = program(q, k, v, beta, state)
 
-
-def poison_nonfinite(o, state, flags):
-    """NaN where `guard_nonfinite`'s flags say the recurrence is no longer finite."""
-    finite_read, finite_write, finite_key = flags
     bad_writes_so_far = ops.cumsum(ops.cast(ops.logical_not(finite_write), "int32"), axis=1)
-    ok = ops.logical_and(finite_read, ops.equal(bad_writes_so_far, 0))
-    o = ops.where(ok[..., None], o, float("nan"))
+    o = ops.where(ops.equal(bad_writes_so_far, 0)[..., None], o, float("nan"))
     clean_s = ops.all(finite_write, axis=1)[..., None, None]  # [B, H, 1, 1]
-    if isinstance(state, (tuple, list)):
-        s, z = state
+    if isinstance(final_state, (tuple, list)):
+        s, z = final_state
         clean_z = ops.all(finite_key, axis=1)[..., None]
         return o, (ops.where(clean_s, s, float("nan")), ops.where(clean_z, z, float("nan")))
-    return o, ops.where(clean_s, state, float("nan"))
+    return o, ops.where(clean_s, final_state, float("nan"))
 
 
 def heads_first(x):

@@ -66,13 +66,12 @@ def delta_rule(
     elif implementation == "recurrent":
         o, state = _recurrent(x.q, x.k, x.v, x.beta, x.state, normalize, x.eps)
     else:
-        (q, k, v, beta), flags = common.guard_nonfinite(x.q, x.k, x.v, x.beta)
-        if op_forms is not None:
-            o, state = op_forms.delta_rule(q, k, v, beta, x.state, normalize=normalize,
-                                           eps=x.eps)
-        else:
-            o, state = _chunked(q, k, v, beta, x.state, normalize, x.eps, x.chunk_size)
-        o, state = common.poison_nonfinite(o, state, flags)
+        def program(q, k, v, beta, state):
+            if op_forms is not None:
+                return op_forms.delta_rule(q, k, v, beta, state, normalize=normalize, eps=x.eps)
+            return _chunked(q, k, v, beta, state, normalize, x.eps, x.chunk_size)
+
+        o, state = common.run_causally(program, x.q, x.k, x.v, x.beta, x.state, op_forms)
     o = ops.cast(o, x.out_dtype)
     return (o, state) if return_state else o
 

@@ -44,9 +44,10 @@ def gated_rule(
     elif implementation == "recurrent":
         o, state = _recurrent(x.q, x.k, x.v, x.beta, x.state)
     else:
-        (q, k, v, beta), flags = common.guard_nonfinite(x.q, x.k, x.v, x.beta)
-        o, state = _chunked(q, k, v, beta, x.state, x.chunk_size)
-        o, state = common.poison_nonfinite(o, state, flags)
+        o, state = common.run_causally(
+            lambda q, k, v, beta, state: _chunked(q, k, v, beta, state, x.chunk_size),
+            x.q, x.k, x.v, x.beta, x.state,
+        )
     o = ops.cast(o, x.out_dtype)
     return (o, state) if return_state else o
 

@@ -61,12 +61,12 @@ def linear_attention(
     elif implementation == "recurrent":
         o, state = _recurrent(x.q, x.k, x.v, x.state, normalize, x.eps)
     else:
-        (q, k, v, _), flags = common.guard_nonfinite(x.q, x.k, x.v)
-        if op_forms is not None:
-            o, state = op_forms.linear_attention(q, k, v, x.state, normalize=normalize, eps=x.eps)
-        else:
-            o, state = _chunked(q, k, v, x.state, normalize, x.eps, x.chunk_size)
-        o, state = common.poison_nonfinite(o, state, flags)
+        def program(q, k, v, _, state):
+            if op_forms is not None:
+                return op_forms.linear_attention(q, k, v, state, normalize=normalize, eps=x.eps)
+            return _chunked(q, k, v, state, normalize, x.eps, x.chunk_size)
+
+        o, state = common.run_causally(program, x.q, x.k, x.v, None, x.state, op_forms)
     o = ops.cast(o, x.out_dtype)
     return (o, state) if return_state else o
 

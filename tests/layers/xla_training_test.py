@@ -41,8 +41,14 @@ def _fit(layer_kwargs, jit_compile, steps=3):
     return model, history.history["loss"][0], before
 
 
-@pytest.mark.parametrize("implementation", ["recurrent", "chunked"])
-@pytest.mark.parametrize("name", LAYERS)
+# Every rule in both forms; the variants that change no loop (the bidirectional form, the
+# normalised delta rule, FAVOR+) in the chunked form.
+CASES = [(name, implementation) for name in ("sum", "delta", "gated")
+         for implementation in ("recurrent", "chunked")]
+CASES += [(name, "chunked") for name in LAYERS if name not in ("sum", "delta", "gated")]
+
+
+@pytest.mark.parametrize("name, implementation", CASES, ids=[f"{n}-{i}" for n, i in CASES])
 def test_fit_under_xla(name, implementation):
     """The gradient of the recurrent and chunked loops compiles (fixed-size loops), and an XLA
     step trains the same weights as a step without XLA."""

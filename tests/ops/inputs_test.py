@@ -126,8 +126,12 @@ def test_non_finite_input_stays_causal(rule, implementation, where):
         assert not np.isfinite(o[:, t:]).any()
         s, z = state if isinstance(state, tuple) else (state, None)
         assert not np.isfinite(bu.to_numpy(s)).any()
-        if z is not None:  # the key sum z sees only the keys
-            assert np.isfinite(bu.to_numpy(z)).all() == (where != "k")
+        if z is not None:  # the key sum z sees only the keys, as in the recurrence
+            expected_z = rule.reference(bad, normalize)[1][1]
+            finite = np.isfinite(expected_z)
+            assert finite.all() == (where != "k")
+            np.testing.assert_array_equal(np.isfinite(bu.to_numpy(z)), finite)
+            bu.assert_close(bu.to_numpy(z)[finite], expected_z[finite], bu.FWD_TOL, "z")
 
 
 @pytest.mark.parametrize("eps", [-1e-6, float("nan"), float("inf"), None, "1e-6", True])

@@ -192,6 +192,9 @@ void BackwardHead(const HeadIO<Acc>& io, const RuleOptions& opt, Matrix<Acc> s, 
     AdvanceState(c, &s, &z);
     if (opt.delta) keep.Save(c);
   }
+  // A final state marked non-finite passes no cotangent back.
+  if (io.PoisonsState()) ds->setZero();
+  if (io.PoisonsNormalizer()) dz->setZero();
 
   // Reverse sweep over chunks.
   Matrix<Acc> d_o, d_numerator, numerator, d_writes, d_scores, dq, dk, dv, d_gram;

@@ -49,6 +49,10 @@ class HeadIO {
   virtual void ReadBeta(int64_t start, int64_t rows, Vector<Acc>* out) const = 0;
   virtual void Write(Rows which, int64_t start, const Matrix<Acc>& rows) const = 0;
   virtual void WriteBeta(int64_t start, const Vector<Acc>& dbeta) const = 0;
+  // Whether the final S (z) is marked non-finite after a non-finite input (tensor_head_io.h);
+  // known once every row of k, v and beta has been read.
+  virtual bool PoisonsState() const { return false; }
+  virtual bool PoisonsNormalizer() const { return false; }
 };
 
 // Forward pass of one head: writes kOutput. s, z: the initial state on entry, the final on return.
