@@ -2,9 +2,12 @@
 key_dim and do not depend on the exp(-|x|^2 / 2) scale of the features; a projection drawn in
 float32 whatever the layer's dtype; one projection per carried memory."""
 
+import contextlib
+
 import keras
 import numpy as np
 import pytest
+from backend_utils import float64_enabled
 from layer_utils import assert_close, numpy_attention, random, to_np
 
 from fwp_keras.layers import FastWeightAttention, FAVORPlus
@@ -61,6 +64,11 @@ def test_sum_normalisation_is_exact_where_the_features_underflow(scale):
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "mixed_bfloat16", "float64"])
 def test_projection_is_drawn_in_float32(dtype):
+    with float64_enabled() if dtype == "float64" else contextlib.nullcontext():
+        _check_projection_dtype(dtype)
+
+
+def _check_projection_dtype(dtype):
     layer = FastWeightAttention(2, 8, feature_map="favor_plus", dtype=dtype)
     x = random((2, 6, 16), seed=4)
     y = layer(x)

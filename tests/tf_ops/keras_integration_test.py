@@ -47,6 +47,8 @@ def test_layers_without_the_op_keep_xla():
     assert FastWeightAttention(2, 8, causal=False).supports_jit is True
 
 
+# Serves path/inputs.npz (its arrays in order) with the SavedModel at `path` in a fresh process
+# that imports TensorFlow and, if asked, registers the ops; exit code 3 if it cannot load.
 CHILD = textwrap.dedent("""
     import sys
     import numpy as np
@@ -55,15 +57,22 @@ CHILD = textwrap.dedent("""
     if load_ops:
         from fwp_keras.tf_ops import load_custom_ops
         load_custom_ops()
+    assert load_ops or not any(name.startswith("fwp_keras") for name in sys.modules)
     try:
         module = tf.saved_model.load(path)
     except Exception as error:
         print("LOAD FAILED:", error)
         sys.exit(3)
     data = np.load(path + "/inputs.npz")
-    out = module.serve(*(tf.constant(data[n]) for n in ("q", "k", "v", "beta")))
+    out = module.serve(*(tf.constant(data[n]) for n in data.files))
     np.save(path + "/reloaded.npy", out.numpy())
 """)
+
+
+def _reload(path, load_ops):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, "-c", CHILD, path, "1" if load_ops else "0"],
+                          capture_output=True, text=True, env=env, timeout=300)
 
 
 def test_saved_model_with_the_ops_reloads_after_load_custom_ops(tmp_path):
@@ -89,38 +98,11 @@ def test_saved_model_with_the_ops_reloads_after_load_custom_ops(tmp_path):
     tf.saved_model.save(module, path)
     np.savez(path + "/inputs.npz", q=q, k=k, v=v, beta=beta)
 
-    def reload(load_ops):
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-        return subprocess.run([sys.executable, "-c", CHILD, path, "1" if load_ops else "0"],
-                              capture_output=True, text=True, env=env, timeout=300)
-
-    without = reload(load_ops=False)
+    without = _reload(path, load_ops=False)
     assert without.returncode == 3 and "FwpDeltaRule" in without.stdout, without.stderr[-2000:]
-    with_ops = reload(load_ops=True)
+    with_ops = _reload(path, load_ops=True)
     assert with_ops.returncode == 0, with_ops.stderr[-2000:]
     np.testing.assert_array_equal(np.load(path + "/reloaded.npy"), expected)
-
-
-EXPORT_CHILD = textwrap.dedent("""
-    import sys
-    import numpy as np
-    import tensorflow as tf
-    assert not any(name.startswith("fwp_keras") for name in sys.modules)
-    path = sys.argv[1]
-    try:
-        served = tf.saved_model.load(path)
-    except Exception as error:
-        print("LOAD FAILED:", error)
-        sys.exit(3)
-    x = np.load(path + "/x.npy")
-    np.save(path + "/served.npy", served.serve(tf.constant(x)).numpy())
-""")
-
-
-def _serve_in_plain_tensorflow(path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-c", EXPORT_CHILD, path], capture_output=True,
-                          text=True, env=env, timeout=300)
 
 
 def test_keras_export_inside_disable_custom_ops_loads_in_plain_tensorflow(tmp_path):
@@ -139,10 +121,10 @@ def test_keras_export_inside_disable_custom_ops_loads_in_plain_tensorflow(tmp_pa
         model.export(plain, verbose=False)
     model.export(with_ops, verbose=False)
     for path in (plain, with_ops):
-        np.save(path + "/x.npy", x)
+        np.savez(path + "/inputs.npz", x=x)
 
-    served = _serve_in_plain_tensorflow(plain)
+    served = _reload(plain, load_ops=False)
     assert served.returncode == 0, served.stderr[-2000:]
-    np.testing.assert_allclose(np.load(plain + "/served.npy"), expected, rtol=1e-5, atol=1e-6)
-    refused = _serve_in_plain_tensorflow(with_ops)
+    np.testing.assert_allclose(np.load(plain + "/reloaded.npy"), expected, rtol=1e-5, atol=1e-6)
+    refused = _reload(with_ops, load_ops=False)
     assert refused.returncode == 3 and "Fwp" in refused.stdout, refused.stderr[-2000:]
