@@ -45,13 +45,14 @@ def boolean(name, value):
     return bool(value)
 
 
-def non_negative_number(name, value):
-    """A finite real number >= 0, as a Python float (used for `eps`)."""
+def non_negative_number(name, value, positive=False):
+    """A finite real number >= 0 (> 0 with `positive`), as a Python float."""
+    expected = "a positive number (finite)" if positive else "a finite number >= 0"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        _fail(name, "a finite number >= 0", value)
+        _fail(name, expected, value)
     value = float(value)
-    if not math.isfinite(value) or value < 0:
-        _fail(name, "a finite number >= 0", value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        _fail(name, expected, value)
     return value
 
 

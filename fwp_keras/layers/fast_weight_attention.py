@@ -84,8 +84,8 @@ class FastWeightAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_heads = validation.positive_integer("num_heads", num_heads)
         self.key_dim = validation.positive_integer("key_dim", key_dim)
-        self.value_dim = validation.positive_integer("value_dim", value_dim, allow_none=True)
-        self.value_dim = self.value_dim or self.key_dim
+        self.value_dim = (validation.positive_integer("value_dim", value_dim, allow_none=True)
+                          or self.key_dim)
         self.output_dim = validation.positive_integer("output_dim", output_dim, allow_none=True)
         self.update_rule = validation.one_of("update_rule", update_rule, UPDATE_RULES)
         self.causal = validation.boolean("causal", causal)
@@ -264,8 +264,7 @@ class FastWeightAttention(keras.layers.Layer):
         padding_mask = memory_common.as_tensor("padding_mask", padding_mask)
         expected = tuple(memory.shape[:2])
         got = tuple(padding_mask.shape)
-        if len(got) != 2 or not all(a is None or b is None or a == b
-                                    for a, b in zip(got, expected)):
+        if not memory_common.dims_match(got, expected):
             raise ValueError(
                 "`padding_mask` must have shape [batch, memory length] = "
                 f"{expected} (that of the memory sequence, `value` or `query`). "

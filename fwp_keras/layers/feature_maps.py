@@ -109,10 +109,7 @@ class FAVORPlus(keras.layers.Layer):
         self.redraw = validation.boolean("redraw", redraw)
         self.seed = validation.integer("seed", seed, allow_none=True)
         if input_scale is not None:
-            input_scale = validation.non_negative_number("input_scale", input_scale)
-            if input_scale == 0:
-                raise ValueError("`input_scale` must be a positive number or None. "
-                                 "Received: input_scale=0")
+            input_scale = validation.non_negative_number("input_scale", input_scale, positive=True)
         self.input_scale = input_scale
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
@@ -231,7 +228,7 @@ def is_non_negative(layer, input_shape):
         minima = [float(ops.convert_to_numpy(ops.min(layer(p.astype("float32")))))
                   for p in probes]
     except Exception as error:
-        if keras.backend.backend() == "tensorflow" and not _tf_executing_eagerly():
+        if _inside_tf_graph():  # no values to look at
             return True
         raise ValueError(
             f"`feature_map` must map inputs of shape [..., {input_shape[-1]}] (key_dim). "
@@ -240,10 +237,12 @@ def is_non_negative(layer, input_shape):
     return min(minima) >= 0
 
 
-def _tf_executing_eagerly():
+def _inside_tf_graph():
+    if keras.backend.backend() != "tensorflow":
+        return False
     import tensorflow as tf
 
-    return tf.executing_eagerly()
+    return not tf.executing_eagerly()
 
 
 def normalize_log_features(log_q, log_k, normalization, eps=1e-6):

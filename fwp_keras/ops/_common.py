@@ -118,17 +118,29 @@ def _state_as_tensors(state, normalize, name):
     return as_tensor(name, state)
 
 
-def check_inputs(q, k, v, beta=None, same_length=True):
-    """Checks ranks and matching dimensions; returns (B, H, Dk, Dv) as far as known."""
+def dims_match(got, expected):
+    """Same rank, and every dimension equal where both are known."""
+    return len(got) == len(expected) and all(_same(a, b) for a, b in zip(got, expected))
+
+
+def check_inputs(q, k, v, beta=None, same_length=True, one_step=False):
+    """Checks ranks and matching dimensions of `[B, T, H, D]` inputs (`[B, H, D]` for a
+    one-step form); returns (B, H, Dk, Dv) as far as known."""
+    rank, layout = (3, "[batch, heads, dim]") if one_step else (4, "[batch, time, heads, dim]")
+    form = " of a one-step form" if one_step else ""
     for name, x in (("q", q), ("k", k), ("v", v)):
-        if len(_dims(x)) != 4:
+        if len(_dims(x)) != rank:
             raise ValueError(
-                f"`{name}` must have rank 4, [batch, time, heads, dim]. "
+                f"`{name}`{form} must have rank {rank}, {layout}. "
                 f"Received: {name}.shape={_dims(x)}"
             )
-    qb, qt, qh, qd = _dims(q)
-    kb, kt, kh, kd = _dims(k)
-    vb, vt, vh, vd = _dims(v)
+
+    def with_time(x):  # one-step inputs checked as steps of unknown length
+        dims = _dims(x)
+        return (dims[0], None) + dims[1:] if one_step else dims
+
+    (qb, qt, qh, qd), (kb, kt, kh, kd), (vb, vt, vh, vd) = (with_time(x) for x in (q, k, v))
+    heads_axis, dim_axis = rank - 2, rank - 1
     if not (_same(qb, kb) and _same(qb, vb)):
         raise ValueError(
             "`q`, `k` and `v` must have the same batch size. Received: "
@@ -136,12 +148,12 @@ def check_inputs(q, k, v, beta=None, same_length=True):
         )
     if not (_same(qh, kh) and _same(qh, vh)):
         raise ValueError(
-            "`q`, `k` and `v` must have the same number of heads (axis 2). Received: "
-            f"q.shape={_dims(q)}, k.shape={_dims(k)}, v.shape={_dims(v)}"
+            f"`q`, `k` and `v` must have the same number of heads (axis {heads_axis}). "
+            f"Received: q.shape={_dims(q)}, k.shape={_dims(k)}, v.shape={_dims(v)}"
         )
     if not _same(qd, kd):
         raise ValueError(
-            "`q` and `k` must have the same feature dimension Dk (axis 3). Received: "
+            f"`q` and `k` must have the same feature dimension Dk (axis {dim_axis}). Received: "
             f"q.shape={_dims(q)}, k.shape={_dims(k)}"
         )
     if not _same(kt, vt) or (same_length and not _same(qt, kt)):
@@ -151,12 +163,11 @@ def check_inputs(q, k, v, beta=None, same_length=True):
             f"q.shape={_dims(q)}, k.shape={_dims(k)}, v.shape={_dims(v)}"
         )
     if beta is not None:
-        expected = (kb, kt, kh)
-        got = _dims(beta)
-        if len(got) != 3 or not all(_same(a, b) for a, b in zip(got, expected)):
+        expected, names = ((kb, kh), "[batch, heads]") if one_step else (
+            (kb, kt, kh), "[batch, time, heads]")
+        if not dims_match(_dims(beta), expected):
             raise ValueError(
-                f"`beta` must have shape [batch, time, heads] = {expected}. "
-                f"Received: beta.shape={got}"
+                f"`beta` must have shape {names} = {expected}. Received: beta.shape={_dims(beta)}"
             )
     return qb or kb, qh or kh, qd or kd, vd
 
@@ -184,11 +195,10 @@ def check_state(initial_state, batch, heads, dk, dv, normalize, name="initial_st
             )
         pairs = ((name, initial_state, expected_s),)
     for label, x, expected in pairs:
-        got = _dims(x)
-        if len(got) != len(expected) or not all(_same(a, b) for a, b in zip(got, expected)):
+        if not dims_match(_dims(x), expected):
             raise ValueError(
                 f"`{label}` must have shape {expected} ([batch, heads, Dk, Dv][:rank]). "
-                f"Received: shape {got}"
+                f"Received: shape {_dims(x)}"
             )
 
 
@@ -230,18 +240,24 @@ def cast_state(state, dtype):
 Prepared = collections.namedtuple("Prepared", "q k v beta state out_dtype chunk_size eps")
 
 
-def prepare(q, k, v, beta, initial_state, *, normalize, implementation, chunk_size, eps,
-            same_length=True, has_op=True, has_beta=False):
-    """The checks and conversions every memory program starts with: arguments validated, inputs
-    as tensors in the compute dtype (float32, or float64), the state zeros or cast."""
-    chunk_size = check_implementation(implementation, chunk_size, has_op)
+def _as_inputs(q, k, v, beta, eps, normalize, has_beta):
+    """The checks and conversions both kinds of form start with."""
     eps = check_eps(eps)
     validation.boolean("normalize", normalize)
     q, k, v = (as_tensor(name, x) for name, x in (("q", q), ("k", k), ("v", v)))
     if has_beta:
         if beta is None:
-            raise ValueError("`beta` must be a tensor [batch, time, heads]. Received: beta=None")
+            raise ValueError("`beta` must be a tensor. Received: beta=None")
         beta = as_tensor("beta", beta)
+    return q, k, v, beta, eps
+
+
+def prepare(q, k, v, beta, initial_state, *, normalize, implementation, chunk_size, eps,
+            same_length=True, has_op=True, has_beta=False):
+    """The checks and conversions every memory program starts with: arguments validated, inputs
+    as tensors in the compute dtype (float32, or float64), the state zeros or cast."""
+    chunk_size = check_implementation(implementation, chunk_size, has_op)
+    q, k, v, beta, eps = _as_inputs(q, k, v, beta, eps, normalize, has_beta)
     initial_state = _state_as_tensors(initial_state, normalize, "initial_state")
     batch, heads, dk, dv = check_inputs(q, k, v, beta, same_length=same_length)
     check_state(initial_state, batch, heads, dk, dv, normalize)
@@ -257,39 +273,15 @@ def prepare_step(q, k, v, beta, state, *, normalize, eps, has_beta=False):
     """The checks and conversions of the one-step forms: `q, k: [B, H, Dk]`, `v: [B, H, Dv]`,
     `beta: [B, H]`, and the state they update (required). Returns (q, k, v, beta, state) cast to
     the state's dtype (float32 under mixed precision), and the output dtype."""
-    check_eps(eps)
-    validation.boolean("normalize", normalize)
-    q, k, v = (as_tensor(name, x) for name, x in (("q", q), ("k", k), ("v", v)))
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if len(_dims(x)) != 3:
-            raise ValueError(
-                f"`{name}` of a one-step form must have rank 3, [batch, heads, dim]. "
-                f"Received: {name}.shape={_dims(x)}"
-            )
-    (qb, qh, qd), (kb, kh, kd), (vb, vh, vd) = _dims(q), _dims(k), _dims(v)
-    if not (_same(qb, kb) and _same(qb, vb) and _same(qh, kh) and _same(qh, vh)
-            and _same(qd, kd)):
-        raise ValueError(
-            "`q`, `k` and `v` must be [batch, heads, Dk], [batch, heads, Dk] and "
-            f"[batch, heads, Dv]. Received: q.shape={_dims(q)}, k.shape={_dims(k)}, "
-            f"v.shape={_dims(v)}"
-        )
-    if has_beta:
-        beta = as_tensor("beta", beta)
-        if beta is None or len(_dims(beta)) != 2 or not all(
-            _same(a, b) for a, b in zip(_dims(beta), (kb, kh))
-        ):
-            raise ValueError(
-                f"`beta` must have shape [batch, heads] = {(kb, kh)}. Received: "
-                f"beta{'=None' if beta is None else '.shape=' + str(_dims(beta))}"
-            )
+    q, k, v, beta, _ = _as_inputs(q, k, v, beta, eps, normalize, has_beta)
+    batch, heads, dk, dv = check_inputs(q, k, v, beta, one_step=True)
     if state is None:
         raise ValueError(
             "`state` is required by the one-step forms: S [batch, heads, Dk, Dv], or (S, z) "
             "with normalize=True (e.g. zeros, or the final state of the prompt)"
         )
     state = _state_as_tensors(state, normalize, "state")
-    check_state(state, qb or kb, qh or kh, qd or kd, vd, normalize, name="state")
+    check_state(state, batch, heads, dk, dv, normalize, name="state")
     out_dtype = output_dtype(q)
     q, k, v, beta = cast_to_state(state, q, k, v, beta)
     return q, k, v, beta, state, out_dtype

@@ -13,7 +13,7 @@ if _TESTS not in sys.path:  # conftest.py does this too; harmless if it already 
 
 import reference  # noqa: E402
 
-from fwp_keras.layers import feature_maps  # noqa: E402
+from fwp_keras.layers import FastWeightAttention, feature_maps  # noqa: E402
 
 TOL = 1e-5  # relative error of float32 results against the float64 reference
 
@@ -32,8 +32,6 @@ BASE = dict(
 
 def make_layer(**kwargs):
     """A small FastWeightAttention (BASE) with `kwargs`; a callable feature_map is called."""
-    from fwp_keras.layers import FastWeightAttention
-
     kwargs = {**BASE, **kwargs}
     if callable(kwargs.get("feature_map")):
         kwargs["feature_map"] = kwargs["feature_map"]()

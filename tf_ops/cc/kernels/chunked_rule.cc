@@ -2,6 +2,7 @@
 #include "chunked_rule.h"
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "Eigen/Dense"
@@ -166,6 +167,10 @@ void ForwardHead(const HeadIO<Acc>& io, const RuleOptions& opt, Matrix<Acc>* s, 
     io.Write(HeadIO<Acc>::kOutput, start, numerator);
     AdvanceState(c, s, z);
   }
+  // As the recurrence would have it after a non-finite input (tensor_head_io.h).
+  constexpr Acc kNaN = std::numeric_limits<Acc>::quiet_NaN();
+  if (io.PoisonsState()) s->setConstant(kNaN);
+  if (io.PoisonsNormalizer()) z->setConstant(kNaN);
 }
 
 template <typename Acc>

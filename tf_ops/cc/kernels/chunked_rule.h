@@ -55,7 +55,8 @@ class HeadIO {
   virtual bool PoisonsNormalizer() const { return false; }
 };
 
-// Forward pass of one head: writes kOutput. s, z: the initial state on entry, the final on return.
+// Forward pass of one head: writes kOutput. s, z: the initial state on entry, the final on return
+// (NaN where the HeadIO poisons them).
 template <typename Acc>
 void ForwardHead(const HeadIO<Acc>& io, const RuleOptions& opt, Matrix<Acc>* s, Vector<Acc>* z);
 

@@ -4,8 +4,6 @@
 #define FWP_KERAS_TF_OPS_CC_KERNELS_FWP_CPU_KERNEL_H_
 
 
-#include <limits>
-
 #include "chunked_rule.h"
 #include "kernel_common.h"
 #include "tensor_head_io.h"
@@ -69,11 +67,7 @@ class FwpForwardOp : public OpKernel {
       const int64_t so = StateOffset(at), zo = NormalizerOffset(at);
       Matrix<Acc> s = MatrixMap<Acc>(const_cast<Acc*>(s0) + so, at.key_dim, at.value_dim);
       Vector<Acc> z = VectorMap<Acc>(const_cast<Acc*>(z0) + zo, at.key_dim);
-      const TensorHeadIO<T, Acc> io(tensors, at);
-      ForwardHead<Acc>(io, opt_, &s, &z);
-      constexpr Acc kNaN = std::numeric_limits<Acc>::quiet_NaN();
-      if (io.PoisonsState()) s.setConstant(kNaN);  // as the recurrence would: tensor_head_io.h
-      if (io.PoisonsNormalizer()) z.setConstant(kNaN);
+      ForwardHead<Acc>(TensorHeadIO<T, Acc>(tensors, at), opt_, &s, &z);
       MatrixMap<Acc>(s_out + so, at.key_dim, at.value_dim) = s;
       VectorMap<Acc>(z_out + zo, at.key_dim) = z;
     });
