@@ -90,7 +90,9 @@ class FastWeightAttention(keras.layers.Layer):
         self.update_rule = validation.one_of("update_rule", update_rule, UPDATE_RULES)
         self.causal = validation.boolean("causal", causal)
         self.use_bias = validation.boolean("use_bias", use_bias)
-        self.chunk_size = memory_common.check_implementation(implementation, chunk_size)
+        self.chunk_size = memory_common.check_implementation(
+            implementation, chunk_size, has_op=self.update_rule != "gated"
+        )
         self.implementation = implementation
         self.eps = memory_common.check_eps(eps)
         if normalization != "default":

@@ -8,9 +8,10 @@ Common to all of them:
 - inputs are anything `keras.ops` accepts (tensors, arrays, nested lists, variables); integer
   inputs compute as floats and give a `floatx` output; empty axes (B, T, H, Dk or Dv = 0) give
   empty results; arguments are checked before anything runs, each error naming its argument;
-- a NaN or inf at step t never reaches the outputs before t (causality holds in every form): a
-  non-finite write (k, v or beta) makes the outputs from t on and the final state NaN, as the
-  recurrence does, a non-finite query only its own output;
+- a NaN or inf at step t never reaches the outputs before t (causality holds in every form), and
+  a non-finite query only its own output; from a non-finite write (k, v or beta) on, the chunked
+  and op forms mark every output and the final state NaN, the recurrent form carries what the
+  arithmetic gives;
 - under XLA (`jit_compile=True`) `implementation="auto"` is the chunked form on TensorFlow too
   (the custom ops have no XLA kernels; `"op"` there is an error saying so); every form trains
   under XLA on TensorFlow and JAX.

@@ -24,9 +24,15 @@ def _same(a, b):
 
 
 def check_implementation(implementation, chunk_size, has_op=True):
-    """Validates `implementation` and returns `chunk_size` as an int."""
+    """Validates `implementation` (for a rule with or without a custom op, on this backend) and
+    returns `chunk_size` as an int."""
     allowed = IMPLEMENTATIONS if has_op else tuple(i for i in IMPLEMENTATIONS if i != "op")
     validation.one_of("implementation", implementation, allowed)
+    if implementation == "op" and keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "`implementation='op'` runs the TensorFlow custom ops and needs the TensorFlow "
+            f"backend. Received: backend {keras.backend.backend()!r}"
+        )
     return validation.positive_integer("chunk_size", chunk_size)
 
 
@@ -37,12 +43,7 @@ def custom_op_forms(implementation, *tensors):
     TensorFlow backend when they load, for real (not symbolic Keras) tensors, outside XLA (the ops
     have no XLA kernels: under `jit_compile=True` "auto" is the chunked form).
     """
-    if implementation == "op":
-        if keras.backend.backend() != "tensorflow":
-            raise ValueError(
-                "`implementation='op'` runs the TensorFlow custom ops and needs the TensorFlow "
-                f"backend. Received: backend {keras.backend.backend()!r}"
-            )
+    if implementation == "op":  # check_implementation has seen the backend
         if in_xla_context():
             raise ValueError(
                 "`implementation='op'` cannot run under XLA (`jit_compile=True`): the TensorFlow "
@@ -237,27 +238,31 @@ def cast_state(state, dtype):
     return ops.cast(state, dtype)
 
 
-Prepared = collections.namedtuple("Prepared", "q k v beta state out_dtype chunk_size eps")
+Prepared = collections.namedtuple(
+    "Prepared", "q k v beta state out_dtype chunk_size eps normalize return_state"
+)
 
 
 def _as_inputs(q, k, v, beta, eps, normalize, has_beta):
     """The checks and conversions both kinds of form start with."""
     eps = check_eps(eps)
-    validation.boolean("normalize", normalize)
+    normalize = validation.boolean("normalize", normalize)  # a Python bool (op attributes)
     q, k, v = (as_tensor(name, x) for name, x in (("q", q), ("k", k), ("v", v)))
     if has_beta:
         if beta is None:
             raise ValueError("`beta` must be a tensor. Received: beta=None")
         beta = as_tensor("beta", beta)
-    return q, k, v, beta, eps
+    return q, k, v, beta, eps, normalize
 
 
 def prepare(q, k, v, beta, initial_state, *, normalize, implementation, chunk_size, eps,
-            same_length=True, has_op=True, has_beta=False):
-    """The checks and conversions every memory program starts with: arguments validated, inputs
-    as tensors in the compute dtype (float32, or float64), the state zeros or cast."""
+            return_state, same_length=True, has_op=True, has_beta=False):
+    """The checks and conversions every memory program starts with: arguments validated (flags
+    as Python bools), inputs as tensors in the compute dtype (float32, or float64), the state
+    zeros or cast."""
     chunk_size = check_implementation(implementation, chunk_size, has_op)
-    q, k, v, beta, eps = _as_inputs(q, k, v, beta, eps, normalize, has_beta)
+    return_state = validation.boolean("return_state", return_state)
+    q, k, v, beta, eps, normalize = _as_inputs(q, k, v, beta, eps, normalize, has_beta)
     initial_state = _state_as_tensors(initial_state, normalize, "initial_state")
     batch, heads, dk, dv = check_inputs(q, k, v, beta, same_length=same_length)
     check_state(initial_state, batch, heads, dk, dv, normalize)
@@ -266,19 +271,20 @@ def prepare(q, k, v, beta, initial_state, *, normalize, implementation, chunk_si
     q, k, v, beta = cast_all(dtype, q, k, v, beta)
     state = (zeros_state(k, v, normalize, dtype) if initial_state is None
              else cast_state(initial_state, dtype))
-    return Prepared(q, k, v, beta, state, out_dtype, chunk_size, eps)
+    return Prepared(q, k, v, beta, state, out_dtype, chunk_size, eps, normalize, return_state)
 
 
 def prepare_step(q, k, v, beta, state, *, normalize, eps, has_beta=False):
     """The checks and conversions of the one-step forms: `q, k: [B, H, Dk]`, `v: [B, H, Dv]`,
     `beta: [B, H]`, and the state they update (required). Returns (q, k, v, beta, state) cast to
     the state's dtype (float32 under mixed precision), and the output dtype."""
-    q, k, v, beta, _ = _as_inputs(q, k, v, beta, eps, normalize, has_beta)
+    q, k, v, beta, _, normalize = _as_inputs(q, k, v, beta, eps, normalize, has_beta)
     batch, heads, dk, dv = check_inputs(q, k, v, beta, one_step=True)
     if state is None:
         raise ValueError(
-            "`state` is required by the one-step forms: S [batch, heads, Dk, Dv], or (S, z) "
-            "with normalize=True (e.g. zeros, or the final state of the prompt)"
+            "`state` is required by the one-step forms: the state they update, S [batch, "
+            "heads, Dk, Dv] (or (S, z) for an attention-normalised rule), e.g. zeros or the "
+            "final state of the prompt"
         )
     state = _state_as_tensors(state, normalize, "state")
     check_state(state, batch, heads, dk, dv, normalize, name="state")

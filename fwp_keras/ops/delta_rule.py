@@ -59,7 +59,8 @@ def delta_rule(
     """
     x = common.prepare(q, k, v, beta, initial_state, normalize=normalize,
                        implementation=implementation, chunk_size=chunk_size, eps=eps,
-                       has_beta=True)
+                       return_state=return_state, has_beta=True)
+    normalize = x.normalize
     op_forms = common.custom_op_forms(implementation, x.q, x.k, x.v, x.beta)
     if common.is_empty_sequence(x.k):
         o, state = common.empty_sequence_result(x)
@@ -73,7 +74,7 @@ def delta_rule(
 
         o, state = common.run_causally(program, x.q, x.k, x.v, x.beta, x.state, op_forms)
     o = ops.cast(o, x.out_dtype)
-    return (o, state) if return_state else o
+    return (o, state) if x.return_state else o
 
 
 def delta_rule_step(q, k, v, beta, state, *, normalize=False, eps=1e-6):

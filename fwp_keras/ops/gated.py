@@ -38,7 +38,7 @@ def gated_rule(
     """
     x = common.prepare(q, k, v, beta, initial_state, normalize=False,
                        implementation=implementation, chunk_size=chunk_size, eps=0.0,
-                       has_op=False, has_beta=True)
+                       return_state=return_state, has_op=False, has_beta=True)
     if common.is_empty_sequence(x.k):
         o, state = common.empty_sequence_result(x)
     elif implementation == "recurrent":
@@ -49,7 +49,7 @@ def gated_rule(
             x.q, x.k, x.v, x.beta, x.state,
         )
     o = ops.cast(o, x.out_dtype)
-    return (o, state) if return_state else o
+    return (o, state) if x.return_state else o
 
 
 def gated_rule_step(q, k, v, beta, state):

@@ -52,7 +52,8 @@ def linear_attention(
     causal = validation.boolean("causal", causal)
     x = common.prepare(q, k, v, None, initial_state, normalize=normalize,
                        implementation=implementation, chunk_size=chunk_size, eps=eps,
-                       same_length=causal)
+                       return_state=return_state, same_length=causal)
+    normalize = x.normalize
     op_forms = common.custom_op_forms(implementation, x.q, x.k, x.v) if causal else None
     if not causal:
         o, state = _bidirectional(x.q, x.k, x.v, x.state, normalize, x.eps)
@@ -68,7 +69,7 @@ def linear_attention(
 
         o, state = common.run_causally(program, x.q, x.k, x.v, None, x.state, op_forms)
     o = ops.cast(o, x.out_dtype)
-    return (o, state) if return_state else o
+    return (o, state) if x.return_state else o
 
 
 def linear_attention_step(q, k, v, state, *, normalize=False, eps=1e-6):

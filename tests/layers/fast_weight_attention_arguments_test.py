@@ -45,6 +45,7 @@ def test_bad_arguments(kwargs, match):
     "kwargs, match",
     [
         (dict(implementation="bogus"), "`implementation` must be one of"),
+        (dict(update_rule="gated", implementation="op"), "`implementation` must be one of"),
         (dict(chunk_size=0), "`chunk_size` must be an integer >= 1"),
         (dict(chunk_size=4.0), "`chunk_size`"),
         (dict(output_dim=0), "`output_dim` must be an integer >= 1 or None"),
@@ -63,6 +64,12 @@ def test_bad_arguments_fail_at_construction(kwargs, match):
     """No call needed: the constructor names the argument and what it expects."""
     with pytest.raises(ValueError, match=match):
         make_layer(**kwargs)
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="the ops are TensorFlow's")
+def test_op_needs_tensorflow_at_construction():
+    with pytest.raises(ValueError, match="needs the TensorFlow backend"):
+        make_layer(implementation="op")
 
 
 def test_numpy_scalars_are_accepted():

@@ -149,12 +149,15 @@ def test_bad_eps_is_rejected_by_every_form(eps, implementation):
             rule.step(*step, ops.zeros((2, 2, 4, 3)), eps=eps)
 
 
-def test_numpy_integer_sizes_and_flags():
-    inputs = _inputs(bu.DELTA)
-    expected = bu.DELTA.reference(inputs)[0]
-    out = fwp.delta_rule(**inputs, implementation="chunked", chunk_size=np.int64(5),
-                         normalize=np.False_)
-    bu.assert_close(bu.to_numpy(out), expected, bu.FWD_TOL)
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_numpy_integer_sizes_and_flags(implementation):
+    """NumPy scalars as sizes and flags, also where they become the custom op's attributes."""
+    for normalize in (np.False_, np.True_):
+        inputs = _inputs(bu.DELTA, normalize=bool(normalize))
+        expected = bu.DELTA.reference(inputs, bool(normalize))
+        out = fwp.delta_rule(**inputs, implementation=implementation, chunk_size=np.int64(5),
+                             normalize=normalize, return_state=np.True_)
+        bu.assert_close(bu.to_numpy(out), expected, bu.FWD_TOL)
 
 
 @pytest.mark.parametrize(
@@ -164,6 +167,7 @@ def test_numpy_integer_sizes_and_flags():
         (dict(normalize=1), "`normalize` must be True or False"),
         (dict(chunk_size=2.0), "`chunk_size` must be an integer >= 1"),
         (dict(implementation=None), "`implementation` must be one of"),
+        (dict(return_state="yes"), "`return_state` must be True or False"),
     ],
 )
 def test_bad_flags(kwargs, match):
