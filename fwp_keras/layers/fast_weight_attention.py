@@ -58,7 +58,9 @@ class FastWeightAttention(keras.layers.Layer):
         initial_state: fast weights to start from: `S: [B, H, Dk, Dv]`, or `(S, z)` with
             attention normalisation; e.g. the final state of the previous text segment. FAVOR+
             keeps its projection while a state is carried (it redraws only in training calls
-            without one), so a memory is written and read with the same features.
+            without one), so a memory is written and read with the same features. One token
+            (a static time length of 1) on an `initial_state` runs the one-step forms: constant
+            work per decoded token.
         return_state: also return the final state (always float32).
         training: redraws FAVOR+ features when `True` (and no `initial_state` is given).
     """
@@ -296,6 +298,8 @@ class FastWeightAttention(keras.layers.Layer):
         return features
 
     def _memory(self, q, k, v, beta, initial_state):
+        if initial_state is not None and self.causal and q.shape[1] == 1:
+            return self._memory_step(q, k, v, beta, initial_state)
         options = dict(
             initial_state=initial_state,
             return_state=True,
@@ -312,6 +316,22 @@ class FastWeightAttention(keras.layers.Layer):
                 q, k, v, beta, normalize=normalize, eps=self.eps, **options
             )
         return memory_ops.gated_rule(q, k, v, beta, **options)
+
+    def _memory_step(self, q, k, v, beta, state):
+        """One token on a carried state (decoding): the one-step forms, constant work whatever
+        the context length; the same function as the sequence forms on a length-1 sequence."""
+        q, k, v = q[:, 0], k[:, 0], v[:, 0]
+        beta = None if beta is None else beta[:, 0]
+        normalize = self.normalization == "attention"
+        if self.update_rule == "sum":
+            o, state = memory_ops.linear_attention_step(q, k, v, state, normalize=normalize,
+                                                        eps=self.eps)
+        elif self.update_rule == "delta":
+            o, state = memory_ops.delta_rule_step(q, k, v, beta, state, normalize=normalize,
+                                                  eps=self.eps)
+        else:
+            o, state = memory_ops.gated_rule_step(q, k, v, beta, state)
+        return o[:, None], state
 
     def compute_output_shape(self, query_shape, value_shape=None):
         return tuple(query_shape[:-1]) + (self.output_dim or query_shape[-1],)

@@ -1,0 +1,171 @@
+"""FastWeightDecoderBlock: a pre-layer-norm decoder block around a fast weight memory.
+
+    x = x + dropout(FastWeightAttention(layer_norm(x)))       causal, state in and out
+    x = x + dropout(W_2 dropout(activation(W_1 layer_norm(x))))
+
+The softmax baseline of the same shape is keras-hub's `TransformerDecoder(normalize_first=True)`
+(`fwp_keras.zoo.TransformerBackbone`).
+"""
+
+import keras
+
+from fwp_keras import _validation as validation
+from fwp_keras.layers.fast_weight_attention import FastWeightAttention
+
+
+@keras.saving.register_keras_serializable(package="fwp_keras")
+class FastWeightDecoderBlock(keras.layers.Layer):
+    """One decoder block of a fast weight language model.
+
+    Args:
+        num_heads: heads of the fast weight memory.
+        intermediate_dim: width of the feed-forward layer.
+        key_dim: per-head query/key size before the feature map (default `hidden / num_heads`).
+        value_dim: per-head value size (default `key_dim`).
+        feature_map, update_rule, normalization, chunk_size, implementation, eps: those of
+            `FastWeightAttention`.
+        activation: the feed-forward activation (any Keras activation).
+        dropout: dropout rate after the attention, inside and after the feed-forward.
+        layer_norm_epsilon: epsilon of the two layer norms.
+        kernel_initializer: initializer of every projection.
+
+    Call arguments:
+        inputs: `[B, T, hidden]`.
+        padding_mask: `[B, T]` booleans, `False` at padding: those positions do not touch the
+            memory (identity updates), whatever they hold.
+        initial_state: the memory's state to continue from (`S`, or `(S, z)` with attention
+            normalisation), e.g. that of the previous segment or of the prompt.
+        return_state: also return the memory's final state.
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        key_dim=None,
+        value_dim=None,
+        feature_map="elu_plus_one",
+        update_rule="sum",
+        normalization="default",
+        activation="gelu",
+        dropout=0.0,
+        layer_norm_epsilon=1e-5,
+        chunk_size=64,
+        implementation="auto",
+        eps=1e-6,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = validation.positive_integer("num_heads", num_heads)
+        self.intermediate_dim = validation.positive_integer("intermediate_dim", intermediate_dim)
+        self.key_dim = validation.positive_integer("key_dim", key_dim, allow_none=True)
+        self.value_dim = validation.positive_integer("value_dim", value_dim, allow_none=True)
+        self.dropout = validation.non_negative_number("dropout", dropout)
+        if self.dropout >= 1:
+            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+        self.layer_norm_epsilon = validation.non_negative_number(
+            "layer_norm_epsilon", layer_norm_epsilon, positive=True
+        )
+        self.activation = keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        if isinstance(feature_map, keras.layers.Layer):
+            # A template: every block (and every reload) builds its own copy of the map.
+            feature_map = keras.saving.serialize_keras_object(feature_map)
+        self.attention_options = dict(
+            feature_map=feature_map, update_rule=update_rule, normalization=normalization,
+            chunk_size=chunk_size, implementation=implementation, eps=eps,
+        )
+        self.supports_masking = True
+        if self.key_dim is not None:
+            self._make_attention(self.key_dim)
+
+    def _make_attention(self, key_dim):
+        self.attention = FastWeightAttention(
+            self.num_heads, key_dim, value_dim=self.value_dim,
+            kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy,
+            name="attention", **self.attention_options,
+        )
+        self.supports_jit = self.attention.supports_jit
+
+    def build(self, input_shape):
+        hidden = input_shape[-1]
+        if self.key_dim is None:
+            if hidden % self.num_heads:
+                raise ValueError(
+                    f"The input width {hidden} is not divisible by num_heads={self.num_heads}; "
+                    "pass key_dim explicitly."
+                )
+            self._make_attention(hidden // self.num_heads)
+
+        def layer_norm(name):
+            norm = keras.layers.LayerNormalization(
+                epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
+            )
+            norm.build(input_shape)
+            return norm
+
+        def dense(units, name, activation=None):
+            return keras.layers.Dense(units, activation=activation,
+                                      kernel_initializer=self.kernel_initializer,
+                                      dtype=self.dtype_policy, name=name)
+
+        self.attention_norm = layer_norm("attention_norm")
+        self.attention.build(input_shape)
+        self.feedforward_norm = layer_norm("feedforward_norm")
+        self.feedforward_intermediate = dense(self.intermediate_dim, "feedforward_intermediate",
+                                              self.activation)
+        self.feedforward_intermediate.build(input_shape)
+        self.feedforward_output = dense(hidden, "feedforward_output")
+        self.feedforward_output.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    @property
+    def state_key_dim(self):
+        return self.attention.state_key_dim
+
+    def call(self, inputs, padding_mask=None, initial_state=None, return_state=False,
+             training=None, mask=None):
+        if padding_mask is None:
+            padding_mask = mask
+        attended, state = self.attention(
+            self.attention_norm(inputs), padding_mask=padding_mask, initial_state=initial_state,
+            return_state=True, training=training,
+        )
+        x = inputs + self.dropout_layer(attended, training=training)
+        hidden = self.feedforward_intermediate(self.feedforward_norm(x))
+        hidden = self.dropout_layer(hidden, training=training)
+        x = x + self.dropout_layer(self.feedforward_output(hidden), training=training)
+        return (x, state) if return_state else x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_output_spec(self, inputs, return_state=False, **kwargs):
+        output = keras.KerasTensor(inputs.shape, self.compute_dtype)
+        if not return_state:
+            return output
+        return output, self.attention.compute_output_spec(inputs, return_state=True)[1]
+
+    def compute_mask(self, inputs, mask=None, **kwargs):
+        return mask
+
+    def get_config(self):
+        attention = self.attention_options
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "intermediate_dim": self.intermediate_dim,
+            "key_dim": self.key_dim,
+            "value_dim": self.value_dim,
+            "feature_map": attention["feature_map"],
+            "update_rule": attention["update_rule"],
+            "normalization": attention["normalization"],
+            "activation": keras.activations.serialize(self.activation),
+            "dropout": self.dropout,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "chunk_size": attention["chunk_size"],
+            "implementation": attention["implementation"],
+            "eps": attention["eps"],
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }

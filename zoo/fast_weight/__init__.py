@@ -1,0 +1,1 @@
+"""The general fast weight language model that every family configures."""

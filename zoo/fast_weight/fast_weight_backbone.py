@@ -1,0 +1,175 @@
+"""FastWeightBackbone: the decoder-only fast weight language model that every family configures."""
+
+import keras
+import keras_hub
+
+from fwp_keras import _validation as validation
+from fwp_keras.layers.fast_weight_decoder_block import FastWeightDecoderBlock
+from fwp_keras.zoo.fast_weight.token_and_position_embedding import (
+    TokenAndPositionEmbedding,
+    positions_from_mask,
+)
+
+
+@keras.saving.register_keras_serializable(package="fwp_keras")
+class FastWeightBackbone(keras_hub.models.Backbone):
+    """A stack of pre-layer-norm fast weight decoder blocks (keras-hub `Backbone`).
+
+    token ids -> token embedding (+ position encoding) -> `num_layers` x
+    `FastWeightDecoderBlock` -> layer norm -> `sequence_output [B, T, hidden_dim]`.
+
+    Args:
+        vocabulary_size: size of the token vocabulary.
+        num_layers: number of decoder blocks.
+        num_heads: heads of each block's fast weight memory.
+        hidden_dim: model width.
+        intermediate_dim: feed-forward width.
+        feature_map: `"elu_plus_one"`, `"favor_plus"`, `"dpfp"`, `"tanh"`, `"identity"`, or a
+            feature-map layer used as a template (each block builds its own copy).
+        update_rule: `"sum"`, `"delta"` or `"gated"`.
+        normalization: as in `FastWeightAttention` (`"default"` is the paper's choice).
+        key_dim: per-head query/key size before the feature map (default
+            `hidden_dim // num_heads`); value_dim: per-head value size (default `key_dim`).
+        dropout: dropout rate of the embeddings and the blocks.
+        activation: the feed-forward activation.
+        position_encoding: `None` (the memory's order is the only position signal, as in the
+            paper's best Delta Net, Table 3), `"sinusoidal"` or `"learned"`.
+        max_sequence_length: positions of a learned encoding.
+        layer_norm_epsilon: epsilon of every layer norm.
+        tie_word_embeddings: the output logits use the transposed token embedding.
+        chunk_size, implementation: those of the memory programs.
+        dtype: the dtype policy of the model.
+
+    Inputs: `{"token_ids": [B, T] int, "padding_mask": [B, T]}` (keras-hub's names); padded
+    positions leave the memories unchanged, wherever they are in the row.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        feature_map="elu_plus_one",
+        update_rule="sum",
+        normalization="default",
+        key_dim=None,
+        value_dim=None,
+        dropout=0.0,
+        activation="gelu",
+        position_encoding=None,
+        max_sequence_length=None,
+        layer_norm_epsilon=1e-5,
+        tie_word_embeddings=True,
+        chunk_size=64,
+        implementation="auto",
+        dtype=None,
+        **kwargs,
+    ):
+        num_layers = validation.positive_integer("num_layers", num_layers)
+        num_heads = validation.positive_integer("num_heads", num_heads)
+        hidden_dim = validation.positive_integer("hidden_dim", hidden_dim)
+        if key_dim is None and hidden_dim % num_heads:
+            raise ValueError(
+                f"`hidden_dim` ({hidden_dim}) must be divisible by `num_heads` ({num_heads}) "
+                "when `key_dim` is not given."
+            )
+        if isinstance(feature_map, keras.layers.Layer):
+            feature_map = keras.saving.serialize_keras_object(feature_map)
+        # === Layers ===
+        self.embeddings = TokenAndPositionEmbedding(
+            vocabulary_size, hidden_dim, position_encoding=position_encoding,
+            max_sequence_length=max_sequence_length, dropout=dropout,
+            tie_weights=tie_word_embeddings, dtype=dtype, name="embeddings",
+        )
+        self.transformer_layers = [
+            FastWeightDecoderBlock(
+                num_heads, intermediate_dim, key_dim=key_dim or hidden_dim // num_heads,
+                value_dim=value_dim, feature_map=feature_map, update_rule=update_rule,
+                normalization=normalization, activation=activation, dropout=dropout,
+                layer_norm_epsilon=layer_norm_epsilon, chunk_size=chunk_size,
+                implementation=implementation, dtype=dtype, name=f"decoder_block_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=dtype, name="layer_norm"
+        )
+
+        # === Functional model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        x = self.embeddings(token_ids, positions_from_mask(padding_mask))
+        for block in self.transformer_layers:
+            x = block(x, padding_mask=padding_mask)
+        sequence_output = self.layer_norm(x)
+        super().__init__(
+            inputs={"token_ids": token_ids, "padding_mask": padding_mask},
+            outputs=sequence_output,
+            dtype=dtype,
+            **kwargs,
+        )
+
+        # === Config ===
+        self.vocabulary_size = self.embeddings.vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.feature_map = feature_map
+        self.update_rule = update_rule
+        self.normalization = self.transformer_layers[0].attention.normalization
+        self.requested_normalization = normalization
+        self.key_dim = key_dim
+        self.value_dim = value_dim
+        self.dropout = dropout
+        self.activation = activation
+        self.position_encoding = position_encoding
+        self.max_sequence_length = max_sequence_length
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.tie_word_embeddings = tie_word_embeddings
+        self.chunk_size = chunk_size
+        self.implementation = implementation
+        # The custom ops have no XLA kernels: Keras' jit_compile="auto" must not wrap them.
+        self.supports_jit = all(block.supports_jit for block in self.transformer_layers)
+
+    def state_spec(self, batch_size=None):
+        """The per-layer memory states (the generation cache) as `keras.KerasTensor`s: for
+        each block `S: [B, H, Dk, Dv]`, or `(S, z)` with `z: [B, H, Dk]` under attention
+        normalisation; float32 (float64 for a float64 model)."""
+        specs = []
+        for block in self.transformer_layers:
+            attention = block.attention
+            dtype = attention._state_dtype
+            shape = (batch_size, attention.num_heads, attention.state_key_dim, attention.value_dim)
+            s = keras.KerasTensor(shape, dtype)
+            if attention.normalization == "attention":
+                specs.append((s, keras.KerasTensor(shape[:3], dtype)))
+            else:
+                specs.append(s)
+        return tuple(specs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "feature_map": self.feature_map,
+            "update_rule": self.update_rule,
+            "normalization": self.requested_normalization,
+            "key_dim": self.key_dim,
+            "value_dim": self.value_dim,
+            "dropout": self.dropout,
+            "activation": self.activation,
+            "position_encoding": self.position_encoding,
+            "max_sequence_length": self.max_sequence_length,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "tie_word_embeddings": self.tie_word_embeddings,
+            "chunk_size": self.chunk_size,
+            "implementation": self.implementation,
+        })
+        return config

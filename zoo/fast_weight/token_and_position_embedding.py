@@ -1,0 +1,78 @@
+"""The input and output ends of every zoo language model: token embedding (optionally tied to
+the output logits, keras-hub's `ReversibleEmbedding`), position encoding at per-row positions,
+and embedding dropout."""
+
+import keras
+import keras_hub
+
+from fwp_keras import _validation as validation
+from fwp_keras.layers.position_encoding import PositionEncoding
+
+POSITION_ENCODINGS = (None, "sinusoidal", "learned")
+
+
+@keras.saving.register_keras_serializable(package="fwp_keras")
+class TokenAndPositionEmbedding(keras.layers.Layer):
+    """`token_ids [B, T]`, `positions [B, T]` -> `[B, T, hidden_dim]`; `logits(hidden)` maps
+    back to the vocabulary (through the transposed embedding when `tie_weights=True`)."""
+
+    def __init__(self, vocabulary_size, hidden_dim, position_encoding=None,
+                 max_sequence_length=None, dropout=0.0, tie_weights=True, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = validation.positive_integer("vocabulary_size", vocabulary_size)
+        self.hidden_dim = validation.positive_integer("hidden_dim", hidden_dim)
+        self.position_encoding = validation.one_of(
+            "position_encoding", position_encoding, POSITION_ENCODINGS
+        )
+        self.max_sequence_length = validation.positive_integer(
+            "max_sequence_length", max_sequence_length, allow_none=True
+        )
+        self.dropout = dropout
+        self.tie_weights = validation.boolean("tie_word_embeddings", tie_weights)
+        self.token_embedding = keras_hub.layers.ReversibleEmbedding(
+            self.vocabulary_size, self.hidden_dim, tie_weights=self.tie_weights,
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
+            dtype=self.dtype_policy, name="token_embedding",
+        )
+        self.position_layer = None
+        if self.position_encoding is not None:
+            self.position_layer = PositionEncoding(
+                self.position_encoding, self.hidden_dim, self.max_sequence_length,
+                dtype=self.dtype_policy, name="position_encoding",
+            )
+        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+
+    def build(self, token_ids_shape, positions_shape=None):
+        self.token_embedding.build(token_ids_shape)
+        if self.position_layer is not None:
+            self.position_layer.build(token_ids_shape)
+
+    def call(self, token_ids, positions, training=None):
+        x = self.token_embedding(token_ids)
+        if self.position_layer is not None:
+            x = x + self.position_layer(positions)
+        return self.dropout_layer(x, training=training)
+
+    def logits(self, hidden):
+        return self.token_embedding(hidden, reverse=True)
+
+    def compute_output_shape(self, token_ids_shape, positions_shape=None):
+        return tuple(token_ids_shape) + (self.hidden_dim,)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "hidden_dim": self.hidden_dim,
+            "position_encoding": self.position_encoding,
+            "max_sequence_length": self.max_sequence_length,
+            "dropout": self.dropout,
+            "tie_weights": self.tie_weights,
+        }
+
+
+def positions_from_mask(padding_mask):
+    """Per-row positions counted over real tokens: 0 at each row's first unpadded token (right-
+    or left-padded alike), so a prompt has the same positions wherever it sits in its row."""
+    counts = keras.ops.cumsum(keras.ops.cast(padding_mask, "int32"), axis=1)
+    return keras.ops.maximum(counts - 1, 0)

@@ -1,0 +1,96 @@
+"""Training the zoo's vocabularies from text files, locally.
+
+    python -m fwp_keras.zoo.fast_weight.tokenizer_training sentencepiece FILE... --vocabulary-size 8000 --output-dir DIR
+    python -m fwp_keras.zoo.fast_weight.tokenizer_training word wiki.train.tokens --output-dir DIR
+
+Either writes a keras-hub tokenizer preset (`tokenizer.json` + `assets/tokenizer/`) that
+`keras_hub.tokenizers.Tokenizer.from_preset(DIR)` and the zoo's preprocessors load.
+"""
+
+import argparse
+import os
+
+import keras_hub
+
+from fwp_keras import _validation as validation
+from fwp_keras.zoo.fast_weight.fast_weight_tokenizer import FastWeightTokenizer
+from fwp_keras.zoo.fast_weight.word_level_tokenizer import (
+    SPECIAL_TOKENS,
+    WordLevelTokenizer,
+    count_words,
+)
+
+
+def _check_files(files):
+    files = [os.fspath(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
+    if not files:
+        raise ValueError("`files` is empty: pass at least one text file.")
+    for path in files:
+        if not os.path.isfile(path):
+            raise ValueError(f"`files`: no such file: {path!r}")
+    return files
+
+
+def train_sentence_piece_tokenizer(files, vocabulary_size, model_type="unigram",
+                                   lowercase=False):
+    """A `FastWeightTokenizer` trained on `files` with keras-hub's
+    `compute_sentence_piece_proto` (SentencePiece; `model_type` "unigram" or "bpe")."""
+    files = _check_files(files)
+    vocabulary_size = validation.positive_integer("vocabulary_size", vocabulary_size)
+    model_type = validation.one_of("model_type", model_type, ("unigram", "bpe", "word", "char"))
+    proto = keras_hub.tokenizers.compute_sentence_piece_proto(
+        files, vocabulary_size, model_type=model_type, lowercase=lowercase
+    )
+    return FastWeightTokenizer(proto=proto)
+
+
+def train_word_level_tokenizer(files, max_vocabulary_size=None, min_frequency=1):
+    """A `WordLevelTokenizer` whose vocabulary is the words of `files` (split at whitespace),
+    most frequent first, after the special tokens; `<unk>` keeps its id 1 wherever the data
+    has it. `max_vocabulary_size` and `min_frequency` cut the rare words (they become <unk>)."""
+    files = _check_files(files)
+    max_vocabulary_size = validation.positive_integer(
+        "max_vocabulary_size", max_vocabulary_size, allow_none=True
+    )
+    if max_vocabulary_size is not None and max_vocabulary_size <= len(SPECIAL_TOKENS):
+        raise ValueError(
+            f"`max_vocabulary_size` must exceed the {len(SPECIAL_TOKENS)} special tokens. "
+            f"Received: {max_vocabulary_size}"
+        )
+    min_frequency = validation.positive_integer("min_frequency", min_frequency)
+    counts = count_words(files)
+    words = sorted((w for w, c in counts.items() if c >= min_frequency and w not in SPECIAL_TOKENS),
+                   key=lambda w: (-counts[w], w))
+    vocabulary = list(SPECIAL_TOKENS) + words
+    if max_vocabulary_size is not None:
+        vocabulary = vocabulary[:max_vocabulary_size]
+    return WordLevelTokenizer(vocabulary=vocabulary)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("kind", choices=("sentencepiece", "word"))
+    parser.add_argument("files", nargs="+", help="text files, one sentence or line a line")
+    parser.add_argument("--output-dir", required=True, help="the tokenizer preset directory")
+    parser.add_argument("--vocabulary-size", type=int, default=None,
+                        help="sentencepiece: the vocabulary size (required); word: the maximum")
+    parser.add_argument("--model-type", default="unigram", help="sentencepiece model type")
+    parser.add_argument("--lowercase", action="store_true")
+    parser.add_argument("--min-frequency", type=int, default=1, help="word: rarer words -> <unk>")
+    args = parser.parse_args(argv)
+    if args.kind == "sentencepiece":
+        if args.vocabulary_size is None:
+            parser.error("sentencepiece needs --vocabulary-size")
+        tokenizer = train_sentence_piece_tokenizer(args.files, args.vocabulary_size,
+                                                   args.model_type, args.lowercase)
+    else:
+        tokenizer = train_word_level_tokenizer(args.files, args.vocabulary_size,
+                                               args.min_frequency)
+    os.makedirs(args.output_dir, exist_ok=True)
+    tokenizer.save_to_preset(args.output_dir)
+    print(f"{type(tokenizer).__name__} with {tokenizer.vocabulary_size()} tokens -> "
+          f"{args.output_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""ZooCausalLM: what every zoo language model shares on top of keras-hub's `CausalLM`: the
+functional forward pass (token ids -> logits) and the checks of what users pass to `generate`
+and to the constructor. Its subclasses supply the cache and `generate_step`."""
+
+import keras
+import keras_hub
+import numpy as np
+
+from fwp_keras import _validation as validation
+
+
+class ZooCausalLM(keras_hub.models.CausalLM):
+    """Base of `FastWeightCausalLM` and `TransformerCausalLM`; see them."""
+
+    def __init__(self, backbone, preprocessor=None, **kwargs):
+        if preprocessor is not None:
+            _check_vocabulary(backbone, preprocessor)
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        # === Functional model ===
+        inputs = backbone.input
+        hidden = backbone(inputs)
+        outputs = backbone.embeddings.logits(hidden)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+    def generate(self, inputs, max_length=None, stop_token_ids="auto", strip_prompt=False):
+        """keras-hub's `generate` (strings with a preprocessor; else `{"token_ids",
+        "padding_mask"}` with each prompt at the start of its row), after checking the inputs:
+        an empty batch, token ids outside the vocabulary, an empty prompt, or a prompt longer
+        than `max_length` is a `ValueError` naming the argument."""
+        if self.preprocessor is not None and max_length is not None:
+            max_length = validation.positive_integer("max_length", max_length)
+        self._check_generate_inputs(inputs, max_length)
+        return super().generate(inputs, max_length=max_length, stop_token_ids=stop_token_ids,
+                                strip_prompt=strip_prompt)
+
+    def _check_generate_inputs(self, inputs, max_length):
+        if keras_hub.src.models.causal_lm.tf is not None and isinstance(
+            inputs, keras_hub.src.models.causal_lm.tf.data.Dataset
+        ):
+            return  # batches are checked by the graph (an out-of-range id fails the gather)
+        if isinstance(inputs, dict):
+            if "token_ids" not in inputs or "padding_mask" not in inputs:
+                raise ValueError(
+                    "`inputs` given as a dict must have the keys 'token_ids' and 'padding_mask'. "
+                    f"Received keys: {sorted(inputs)}"
+                )
+            if self.preprocessor is not None and _is_text(inputs["token_ids"]):
+                return
+            token_ids = np.asarray(keras.ops.convert_to_numpy(inputs["token_ids"]))
+            mask = np.asarray(keras.ops.convert_to_numpy(inputs["padding_mask"])).astype(bool)
+            if token_ids.ndim == 1:
+                token_ids, mask = token_ids[None], mask[None]
+            self._check_token_ids(token_ids, mask)
+            return
+        if self.preprocessor is None:
+            raise ValueError(
+                "Without a preprocessor, `inputs` must be a dict {'token_ids', 'padding_mask'}. "
+                f"Received: {type(inputs).__name__}"
+            )
+        prompts = [inputs] if isinstance(inputs, str) else inputs
+        if hasattr(prompts, "numpy"):
+            prompts = prompts.numpy()
+        if len(prompts) == 0:
+            raise ValueError("`inputs` is an empty batch: pass at least one prompt.")
+        width = max_length or self.preprocessor.sequence_length
+        tokenized = self.preprocessor.tokenizer(prompts)
+        lengths = [len(np.asarray(t)) for t in (tokenized.to_list() if hasattr(
+            tokenized, "to_list") else tokenized)]
+        longest = max(lengths) + int(self.preprocessor.add_start_token)
+        if longest >= width:
+            raise ValueError(
+                f"`max_length` ({width}) must exceed the longest prompt, {longest} tokens "
+                "(with the start token): there would be nothing to generate. Pass a larger "
+                "max_length."
+            )
+        self._check_width(width)
+
+    def _check_token_ids(self, token_ids, mask):
+        if token_ids.shape[0] == 0:
+            raise ValueError("`inputs` is an empty batch: pass at least one prompt.")
+        if token_ids.shape != mask.shape:
+            raise ValueError(
+                "`token_ids` and `padding_mask` must have the same shape. Received: "
+                f"{token_ids.shape} and {mask.shape}"
+            )
+        vocabulary = self.backbone.vocabulary_size
+        outside = mask & ((token_ids < 0) | (token_ids >= vocabulary))
+        if outside.any():
+            bad = token_ids[outside]
+            raise ValueError(
+                f"`token_ids` must be in [0, {vocabulary}) (the backbone's vocabulary_size). "
+                f"Received ids {sorted(set(bad.tolist()))[:5]}"
+            )
+        if not mask[:, 0].all():
+            raise ValueError(
+                "Every prompt needs at least one token, at the start of its row "
+                "(`padding_mask[:, 0]` all true); found an empty or left-padded row."
+            )
+        self._check_width(token_ids.shape[1])
+
+    def _check_width(self, width):
+        limit = self.backbone.max_sequence_length
+        if self.backbone.position_encoding == "learned" and width > limit:
+            raise ValueError(
+                f"`max_length` ({width}) exceeds the {limit} positions the backbone learned "
+                "(its max_sequence_length)."
+            )
+
+    def _check_cache_structure(self, cache, expected, name="cache"):
+        """A cache passed to `call_with_cache` must match `expected` (`keras.KerasTensor`s)."""
+        def shapes(structure):
+            return keras.tree.map_structure(lambda x: tuple(x.shape), structure)
+
+        try:
+            keras.tree.assert_same_structure(cache, expected, check_types=False)
+            mismatched = any(
+                len(c.shape) != len(e.shape) or any(
+                    a is not None and b is not None and a != b for a, b in zip(c.shape, e.shape))
+                for c, e in zip(keras.tree.flatten(cache), keras.tree.flatten(expected))
+            )
+        except (ValueError, TypeError):
+            mismatched = True
+        if mismatched:
+            raise ValueError(
+                f"`{name}` must have the structure and shapes {shapes(expected)} (the state of "
+                f"every layer). Received: {shapes(cache)}"
+            )
+
+
+def _is_text(x):
+    array = np.asarray(x) if not hasattr(x, "dtype") else x
+    return getattr(array, "dtype", None) is not None and str(array.dtype) in ("string", "object")
+
+
+def _check_vocabulary(backbone, preprocessor):
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    if tokenizer is None or not hasattr(tokenizer, "vocabulary_size"):
+        return
+    size = tokenizer.vocabulary_size()
+    if size != backbone.vocabulary_size:
+        raise ValueError(
+            f"The preprocessor's tokenizer has a vocabulary of {size} tokens but the backbone's "
+            f"vocabulary_size is {backbone.vocabulary_size}: they must match (build the "
+            "backbone with vocabulary_size=tokenizer.vocabulary_size())."
+        )
