@@ -16,3 +16,30 @@ from fwp_keras.zoo.fast_weight.tokenizer_training import (
     train_word_level_tokenizer,
 )
 from fwp_keras.zoo.fast_weight.word_level_tokenizer import WordLevelTokenizer
+from fwp_keras.zoo.linear_transformer.linear_transformer_backbone import LinearTransformerBackbone
+from fwp_keras.zoo.linear_transformer.linear_transformer_causal_lm import LinearTransformerCausalLM
+from fwp_keras.zoo.linear_transformer.linear_transformer_causal_lm_preprocessor import (
+    LinearTransformerCausalLMPreprocessor,
+)
+from fwp_keras.zoo.performer.performer_backbone import PerformerBackbone
+from fwp_keras.zoo.performer.performer_causal_lm import PerformerCausalLM
+from fwp_keras.zoo.performer.performer_causal_lm_preprocessor import PerformerCausalLMPreprocessor
+from fwp_keras.zoo.dpfp.dpfp_backbone import DPFPBackbone
+from fwp_keras.zoo.dpfp.dpfp_causal_lm import DPFPCausalLM
+from fwp_keras.zoo.dpfp.dpfp_causal_lm_preprocessor import DPFPCausalLMPreprocessor
+from fwp_keras.zoo.delta_net.delta_net_backbone import DeltaNetBackbone
+from fwp_keras.zoo.delta_net.delta_net_causal_lm import DeltaNetCausalLM
+from fwp_keras.zoo.delta_net.delta_net_causal_lm_preprocessor import DeltaNetCausalLMPreprocessor
+from fwp_keras.zoo.transformer.transformer_backbone import TransformerBackbone
+from fwp_keras.zoo.transformer.transformer_causal_lm import TransformerCausalLM
+from fwp_keras.zoo.transformer.transformer_causal_lm_preprocessor import (
+    TransformerCausalLMPreprocessor,
+)
+from fwp_keras.zoo.export import export_saved_model
+from fwp_keras.zoo.presets import record_training
+# Registers the shipped presets of every family with keras-hub, by name.
+from fwp_keras.zoo.delta_net import delta_net_presets  # noqa: F401
+from fwp_keras.zoo.dpfp import dpfp_presets  # noqa: F401
+from fwp_keras.zoo.linear_transformer import linear_transformer_presets  # noqa: F401
+from fwp_keras.zoo.performer import performer_presets  # noqa: F401
+from fwp_keras.zoo.transformer import transformer_presets  # noqa: F401

@@ -5,14 +5,27 @@ import keras_hub
 
 from fwp_keras import _validation as validation
 from fwp_keras.layers.fast_weight_decoder_block import FastWeightDecoderBlock
+from fwp_keras.zoo.presets import NamedPresets
 from fwp_keras.zoo.fast_weight.token_and_position_embedding import (
     TokenAndPositionEmbedding,
     positions_from_mask,
 )
 
 
+def fixed_by_family(family, kwargs, fixed):
+    """The arguments of `FastWeightBackbone` with those a family fixes (its paper choices);
+    passing one of them to the family is an error naming it."""
+    for name, value in fixed.items():
+        if name in kwargs:
+            raise ValueError(
+                f"{family} fixes `{name}={value!r}` (use FastWeightBackbone to choose it). "
+                f"Received: {name}={kwargs[name]!r}"
+            )
+    return {**kwargs, **fixed}
+
+
 @keras.saving.register_keras_serializable(package="fwp_keras")
-class FastWeightBackbone(keras_hub.models.Backbone):
+class FastWeightBackbone(NamedPresets, keras_hub.models.Backbone):
     """A stack of pre-layer-norm fast weight decoder blocks (keras-hub `Backbone`).
 
     token ids -> token embedding (+ position encoding) -> `num_layers` x

@@ -7,9 +7,10 @@ import keras_hub
 import numpy as np
 
 from fwp_keras import _validation as validation
+from fwp_keras.zoo.presets import NamedPresets
 
 
-class ZooCausalLM(keras_hub.models.CausalLM):
+class ZooCausalLM(NamedPresets, keras_hub.models.CausalLM):
     """Base of `FastWeightCausalLM` and `TransformerCausalLM`; see them."""
 
     def __init__(self, backbone, preprocessor=None, **kwargs):

@@ -1,0 +1,36 @@
+"""DeltaNetBackbone: Delta Net (Schlag et al. 2021, Sec. 4)."""
+
+import keras
+
+from fwp_keras.zoo.fast_weight.fast_weight_backbone import FastWeightBackbone, fixed_by_family
+
+
+@keras.saving.register_keras_serializable(package="fwp_keras")
+class DeltaNetBackbone(FastWeightBackbone):
+    """The paper's Delta Net: the delta rule with a learned write strength beta per head
+    (Eq. 20-25) on sum-normalised keys and queries (Eq. 29), with any feature map.
+
+    Args:
+        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim: as keras-hub's
+            `GPT2Backbone`.
+        feature_map: any feature map of `FastWeightAttention` (a name or a layer).
+        **kwargs: the other arguments of `FastWeightBackbone` (`key_dim`, `dropout`,
+            `activation`, `position_encoding`, `tie_word_embeddings`, ...), except those this
+            family fixes.
+    """
+
+    def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
+                 feature_map="elu_plus_one", **kwargs):
+        super().__init__(
+            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
+            feature_map=feature_map,
+            **fixed_by_family("DeltaNetBackbone", kwargs, dict(
+                update_rule="delta", normalization="sum",
+            )),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        for fixed in ("update_rule", "normalization"):
+            del config[fixed]
+        return config

@@ -1,0 +1,39 @@
+"""DPFPBackbone: DPFP (Schlag et al. 2021, Sec. 5.4)."""
+
+import keras
+
+from fwp_keras.layers.feature_maps import DPFP
+from fwp_keras.zoo.fast_weight.fast_weight_backbone import FastWeightBackbone, fixed_by_family
+
+
+@keras.saving.register_keras_serializable(package="fwp_keras")
+class DPFPBackbone(FastWeightBackbone):
+    """The paper's deterministic parameter-free projection: DPFP-nu features (Eq. 37,
+    Dk = 2 nu d), the sum rule and attention normalisation.
+
+    Args:
+        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim: as keras-hub's
+            `GPT2Backbone`.
+        nu: the DPFP order (1 <= nu < 2 * key_dim); Dk = 2 * nu * key_dim.
+        **kwargs: the other arguments of `FastWeightBackbone` (`key_dim`, `dropout`,
+            `activation`, `position_encoding`, `tie_word_embeddings`, ...), except those this
+            family fixes.
+    """
+
+    def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
+                 nu=1, **kwargs):
+        super().__init__(
+            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
+            **fixed_by_family("DPFPBackbone", kwargs, dict(
+                feature_map=keras.saving.serialize_keras_object(DPFP(nu)),
+                update_rule="sum", normalization="attention",
+            )),
+        )
+        self.nu = nu
+
+    def get_config(self):
+        config = super().get_config()
+        for fixed in ("feature_map", "update_rule", "normalization"):
+            del config[fixed]
+        config["nu"] = self.nu
+        return config

@@ -1,0 +1,15 @@
+"""DPFPCausalLMPreprocessor: the zoo's preprocessor for `DPFPCausalLM`."""
+
+import keras
+
+from fwp_keras.zoo.fast_weight.fast_weight_causal_lm_preprocessor import (
+    FastWeightCausalLMPreprocessor,
+)
+from fwp_keras.zoo.dpfp.dpfp_backbone import DPFPBackbone
+
+
+@keras.saving.register_keras_serializable(package="fwp_keras")
+class DPFPCausalLMPreprocessor(FastWeightCausalLMPreprocessor):
+    """`FastWeightCausalLMPreprocessor` for `DPFPCausalLM` (the same tokenizers)."""
+
+    backbone_cls = DPFPBackbone

@@ -1,0 +1,34 @@
+"""LinearTransformerBackbone: Linear Transformer (Katharopoulos et al. 2020)."""
+
+import keras
+
+from fwp_keras.zoo.fast_weight.fast_weight_backbone import FastWeightBackbone, fixed_by_family
+
+
+@keras.saving.register_keras_serializable(package="fwp_keras")
+class LinearTransformerBackbone(FastWeightBackbone):
+    """The Linear Transformer: ELU+1 features (Eq. 30), the sum rule (Eq. 17) and attention
+    normalisation (Eq. 19): `o_t = phi(q_t) S_t / (phi(q_t) . z_t)`.
+
+    Args:
+        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim: as keras-hub's
+            `GPT2Backbone`.
+        **kwargs: the other arguments of `FastWeightBackbone` (`key_dim`, `dropout`,
+            `activation`, `position_encoding`, `tie_word_embeddings`, ...), except those this
+            family fixes.
+    """
+
+    def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
+                 **kwargs):
+        super().__init__(
+            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
+            **fixed_by_family("LinearTransformerBackbone", kwargs, dict(
+                feature_map="elu_plus_one", update_rule="sum", normalization="attention",
+            )),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        for fixed in ("feature_map", "update_rule", "normalization"):
+            del config[fixed]
+        return config

@@ -1,0 +1,1 @@
+"""Performer (Choromanski et al. 2021): backbone, causal LM, preprocessor and presets."""

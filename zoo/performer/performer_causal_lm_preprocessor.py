@@ -1,0 +1,15 @@
+"""PerformerCausalLMPreprocessor: the zoo's preprocessor for `PerformerCausalLM`."""
+
+import keras
+
+from fwp_keras.zoo.fast_weight.fast_weight_causal_lm_preprocessor import (
+    FastWeightCausalLMPreprocessor,
+)
+from fwp_keras.zoo.performer.performer_backbone import PerformerBackbone
+
+
+@keras.saving.register_keras_serializable(package="fwp_keras")
+class PerformerCausalLMPreprocessor(FastWeightCausalLMPreprocessor):
+    """`FastWeightCausalLMPreprocessor` for `PerformerCausalLM` (the same tokenizers)."""
+
+    backbone_cls = PerformerBackbone

@@ -1,0 +1,1 @@
+"""The softmax baseline: a pre-layer-norm Transformer language model of the same shape."""
