@@ -114,6 +114,10 @@ class FastWeightAttention(keras.layers.Layer):
         self._build_feature_map()
         self.normalization = self._resolve_normalization(normalization, feature_map)
         self.supports_masking = True
+        # Keras would cast every float argument to the compute dtype, the carried state too:
+        # under mixed precision that rounds the fast weights to 16 bits at every decoded token.
+        # Only the sequences are converted (`_convert_sequence`), the state stays float32.
+        self._convert_input_args = False
         # The TensorFlow custom ops have no XLA kernels: keep Keras from jit-compiling around them.
         if self.causal and update_rule != "gated":
             if implementation == "op" or (
@@ -221,6 +225,8 @@ class FastWeightAttention(keras.layers.Layer):
                 "Cross-attention (a `value` sequence) reads the whole memory sequence; "
                 "construct the layer with causal=False."
             )
+        query = self._convert_sequence(query)
+        value = None if value is None else self._convert_sequence(value)
         memory = value if cross else query
         self._check_rank("query", query)
         if cross:
@@ -252,6 +258,9 @@ class FastWeightAttention(keras.layers.Layer):
         )
         output = self.output_dense(ops.cast(output, self.compute_dtype))
         return (output, state) if return_state else output
+
+    def _convert_sequence(self, x):
+        return self.dtype_policy.convert_input(x, self.autocast, self.input_dtype)
 
     @staticmethod
     def _check_rank(name, x):

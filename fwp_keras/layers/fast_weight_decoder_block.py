@@ -77,6 +77,8 @@ class FastWeightDecoderBlock(keras.layers.Layer):
             chunk_size=chunk_size, implementation=implementation, eps=eps,
         )
         self.supports_masking = True
+        # As in FastWeightAttention: the carried state is not cast to the compute dtype.
+        self._convert_input_args = False
         if self.key_dim is not None:
             self._make_attention(self.key_dim)
 
@@ -128,6 +130,7 @@ class FastWeightDecoderBlock(keras.layers.Layer):
              training=None, mask=None):
         if padding_mask is None:
             padding_mask = mask
+        inputs = self.dtype_policy.convert_input(inputs, self.autocast, self.input_dtype)
         attended, state = self.attention(
             self.attention_norm(inputs), padding_mask=padding_mask, initial_state=initial_state,
             return_state=True, training=training,

@@ -38,9 +38,15 @@ def train_sentence_piece_tokenizer(files, vocabulary_size, model_type="unigram",
     files = _check_files(files)
     vocabulary_size = validation.positive_integer("vocabulary_size", vocabulary_size)
     model_type = validation.one_of("model_type", model_type, ("unigram", "bpe", "word", "char"))
-    proto = keras_hub.tokenizers.compute_sentence_piece_proto(
-        files, vocabulary_size, model_type=model_type, lowercase=lowercase
-    )
+    try:
+        proto = keras_hub.tokenizers.compute_sentence_piece_proto(
+            files, vocabulary_size, model_type=model_type, lowercase=lowercase
+        )
+    except RuntimeError as error:  # SentencePiece's trainer reports bad sizes as INTERNAL
+        raise ValueError(
+            f"SentencePiece could not train a vocabulary of vocabulary_size={vocabulary_size} "
+            f"on {files}: {error}"
+        ) from error
     return FastWeightTokenizer(proto=proto)
 
 

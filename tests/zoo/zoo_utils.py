@@ -1,0 +1,95 @@
+"""Shared helpers of the zoo tests: one small model per family, a locally trained tokenizer,
+numbers out of Keras."""
+
+import functools
+import os
+import sys
+
+import keras
+import numpy as np
+
+_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _TESTS not in sys.path:  # conftest.py does this too
+    sys.path.insert(0, _TESTS)
+
+from fwp_keras import zoo  # noqa: E402
+
+BACKEND = keras.backend.backend()
+DATA = os.path.join(_TESTS, "..", "..", "shared", "data")
+SHAKESPEARE = os.path.join(DATA, "shakespeare")
+WIKITEXT = os.path.join(DATA, "wikitext-2", "wiki.valid.tokens")
+VOCABULARY = 61  # not a multiple of anything: catches vocabularies mixed up with widths
+TOL = 1e-5
+
+SMALL = dict(vocabulary_size=VOCABULARY, num_layers=2, num_heads=2, hidden_dim=16,
+             intermediate_dim=24, chunk_size=4)
+# Every family with its own knob set off its default; chunk_size 4 < the prompts: several chunks.
+FAMILIES = {
+    "linear_transformer": (zoo.LinearTransformerCausalLM, {}),
+    "performer": (zoo.PerformerCausalLM, dict(num_random_features=6)),
+    "dpfp": (zoo.DPFPCausalLM, dict(nu=2)),
+    "delta_net": (zoo.DeltaNetCausalLM, dict(feature_map="elu_plus_one")),
+    "transformer": (zoo.TransformerCausalLM, {}),
+}
+FAST_WEIGHT_FAMILIES = [name for name in FAMILIES if name != "transformer"]
+
+
+def make_backbone(family, **kwargs):
+    cls, family_kwargs = FAMILIES[family]
+    config = {**SMALL, **family_kwargs, **kwargs}
+    if family == "transformer":
+        config.pop("chunk_size")
+    keras.utils.set_random_seed(0)
+    return cls.backbone_cls(**config)
+
+
+def make_lm(family, preprocessor=None, **kwargs):
+    """`preprocessor` may be a callable making one: it runs after the seeding, which clears
+    TensorFlow's kernel caches and with them a SentencePiece tokenizer's resource."""
+    cls, _ = FAMILIES[family]
+    backbone = make_backbone(family, **kwargs)
+    if callable(preprocessor) and not isinstance(preprocessor, keras.layers.Layer):
+        preprocessor = preprocessor()
+    lm = cls(backbone, preprocessor=preprocessor)
+    lm.compile(sampler="greedy")
+    return lm
+
+
+def to_np(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def rel_err(ref, x):
+    ref, x = np.asarray(ref, np.float64), np.asarray(x, np.float64)
+    return np.linalg.norm(ref - x) / max(np.linalg.norm(ref), 1e-30)
+
+
+def prompts(lengths, width, seed=0):
+    """Right-padded prompts in keras-hub's layout: ids in [4, V) (no special token), mask."""
+    rng = np.random.default_rng(seed)
+    mask = np.arange(width)[None, :] < np.asarray(lengths)[:, None]
+    ids = np.where(mask, rng.integers(4, VOCABULARY, (len(lengths), width)), 0)
+    return {"token_ids": ids.astype("int32"), "padding_mask": mask}
+
+
+def sentence_piece_tokenizer(vocabulary_size=120):
+    """A SentencePiece vocabulary trained here on the first lines of one play (a new tokenizer
+    on every call, from one trained proto)."""
+    return zoo.FastWeightTokenizer(proto=_sentence_piece_proto(vocabulary_size))
+
+
+@functools.lru_cache(maxsize=None)
+def _sentence_piece_proto(vocabulary_size):
+    path = os.path.join(_cache_dir(), f"macbeth_{vocabulary_size}.txt")
+    if not os.path.exists(path):
+        with open(os.path.join(SHAKESPEARE, "macbeth_gut.txt"), encoding="utf-8") as source:
+            lines = [line for line in source.read().splitlines() if line.strip()][:1500]
+        with open(path, "w", encoding="utf-8") as target:
+            target.write("\n".join(lines))
+    return zoo.train_sentence_piece_tokenizer([path], vocabulary_size).proto
+
+
+def _cache_dir():
+    path = os.path.join(os.environ.get("PYTEST_TMPDIR", "/tmp"), f"fwp_zoo_tests_{os.getuid()}")
+    os.makedirs(path, exist_ok=True)
+    return path
