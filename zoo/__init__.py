@@ -12,6 +12,7 @@ from fwp_keras.zoo.fast_weight.fast_weight_causal_lm_preprocessor import (
 )
 from fwp_keras.zoo.fast_weight.fast_weight_tokenizer import FastWeightTokenizer
 from fwp_keras.zoo.fast_weight.tokenizer_training import (
+    load_tokenizer,
     train_sentence_piece_tokenizer,
     train_word_level_tokenizer,
 )

@@ -15,6 +15,7 @@ import contextlib
 
 import keras
 import keras_hub
+from keras_hub.src.utils.tensor_utils import strip_to_ragged
 
 SIGNATURES = ("generate", "logits", "generate_text")
 
@@ -75,8 +76,11 @@ def export_saved_model(causal_lm, path, *, with_custom_ops=False, include_text=F
 
     def generate_text(prompts):
         inputs = preprocessor.generate_preprocess(prompts)
-        return preprocessor.generate_postprocess(generate(inputs["token_ids"],
-                                                          tf.cast(inputs["padding_mask"], "bool")))
+        out = generate(inputs["token_ids"], tf.cast(inputs["padding_mask"], "bool"))
+        # keras-hub's generate_postprocess goes through NumPy; its TF helper is traceable.
+        tokenizer = preprocessor.tokenizer
+        ids = strip_to_ragged(out["token_ids"], out["padding_mask"], tokenizer.special_token_ids)
+        return tokenizer.detokenize(ids)
 
     ids_spec = tf.TensorSpec((None, None), "int32", name="token_ids")
     mask_spec = tf.TensorSpec((None, None), "bool", name="padding_mask")
@@ -89,6 +93,8 @@ def export_saved_model(causal_lm, path, *, with_custom_ops=False, include_text=F
             archive.add_endpoint("generate", generate, input_signature=[ids_spec, mask_spec])
             archive.add_endpoint("logits", logits, input_signature=[ids_spec, mask_spec])
             if include_text:
+                if not preprocessor.built:
+                    preprocessor.build(None)
                 archive.track(preprocessor)
                 archive.add_endpoint(
                     "generate_text", generate_text,

@@ -25,7 +25,7 @@ class DPFPBackbone(FastWeightBackbone):
         super().__init__(
             vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
             **fixed_by_family("DPFPBackbone", kwargs, dict(
-                feature_map=keras.saving.serialize_keras_object(DPFP(nu)),
+                feature_map=keras.saving.serialize_keras_object(DPFP(nu, name="feature_map")),
                 update_rule="sum", normalization="attention",
             )),
         )

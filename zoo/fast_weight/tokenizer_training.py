@@ -3,14 +3,18 @@
     python -m fwp_keras.zoo.fast_weight.tokenizer_training sentencepiece FILE... --vocabulary-size 8000 --output-dir DIR
     python -m fwp_keras.zoo.fast_weight.tokenizer_training word wiki.train.tokens --output-dir DIR
 
-Either writes a keras-hub tokenizer preset (`tokenizer.json` + `assets/tokenizer/`) that
-`keras_hub.tokenizers.Tokenizer.from_preset(DIR)` and the zoo's preprocessors load.
+Either writes a keras-hub tokenizer preset directory (`tokenizer.json` + `assets/tokenizer/`);
+`load_tokenizer(DIR)` reads it back (keras-hub's `from_preset` wants a whole model preset, with
+a `config.json`). A model preset saved with a preprocessor holds its tokenizer too.
 """
 
 import argparse
+import json
 import os
 
+import keras
 import keras_hub
+from keras_hub.src.utils import preset_utils
 
 from fwp_keras import _validation as validation
 from fwp_keras.zoo.fast_weight.fast_weight_tokenizer import FastWeightTokenizer
@@ -71,6 +75,21 @@ def train_word_level_tokenizer(files, max_vocabulary_size=None, min_frequency=1)
     if max_vocabulary_size is not None:
         vocabulary = vocabulary[:max_vocabulary_size]
     return WordLevelTokenizer(vocabulary=vocabulary)
+
+
+def load_tokenizer(directory):
+    """The tokenizer of a tokenizer preset directory written by `save_to_preset` (this
+    module's command, or any keras-hub tokenizer's `save_to_preset`)."""
+    config_file = os.path.join(directory, preset_utils.TOKENIZER_CONFIG_FILE)
+    if not os.path.isfile(config_file):
+        raise ValueError(
+            f"`directory` {directory!r} holds no {preset_utils.TOKENIZER_CONFIG_FILE}: not a "
+            "tokenizer preset (write one with `tokenizer.save_to_preset(directory)`)."
+        )
+    with open(config_file, encoding="utf-8") as file:
+        tokenizer = keras.saving.deserialize_keras_object(json.load(file))
+    tokenizer.load_preset_assets(directory)
+    return tokenizer
 
 
 def main(argv=None):

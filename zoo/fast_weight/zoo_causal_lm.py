@@ -30,6 +30,8 @@ class ZooCausalLM(NamedPresets, keras_hub.models.CausalLM):
         "padding_mask"}` with each prompt at the start of its row), after checking the inputs:
         an empty batch, token ids outside the vocabulary, an empty prompt, or a prompt longer
         than `max_length` is a `ValueError` naming the argument."""
+        if self.preprocessor is not None:
+            _check_vocabulary(self.backbone, self.preprocessor)
         if self.preprocessor is not None and max_length is not None:
             max_length = validation.positive_integer("max_length", max_length)
         self._check_generate_inputs(inputs, max_length)
@@ -139,7 +141,10 @@ def _check_vocabulary(backbone, preprocessor):
     tokenizer = getattr(preprocessor, "tokenizer", None)
     if tokenizer is None or not hasattr(tokenizer, "vocabulary_size"):
         return
-    size = tokenizer.vocabulary_size()
+    try:
+        size = tokenizer.vocabulary_size()
+    except ValueError:  # deserializing: the vocabulary asset arrives after the constructor
+        return
     if size != backbone.vocabulary_size:
         raise ValueError(
             f"The preprocessor's tokenizer has a vocabulary of {size} tokens but the backbone's "

@@ -25,7 +25,8 @@ class PerformerBackbone(FastWeightBackbone):
         super().__init__(
             vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
             **fixed_by_family("PerformerBackbone", kwargs, dict(
-                feature_map=keras.saving.serialize_keras_object(FAVORPlus(num_random_features)),
+                feature_map=keras.saving.serialize_keras_object(
+                    FAVORPlus(num_random_features, name="feature_map")),
                 update_rule="sum", normalization="attention",
             )),
         )

@@ -1,0 +1,120 @@
+"""export_saved_model: the generate / logits / generate_text signatures served by a process
+that imports only TensorFlow, against the Keras model."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import zoo_utils as zu
+from fwp_keras import zoo
+from zoo_utils import to_np
+
+pytestmark = pytest.mark.skipif(zu.BACKEND != "tensorflow",
+                                reason="a SavedModel is TensorFlow's format")
+
+SERVE = """
+import sys, numpy as np
+import tensorflow as tf
+if sys.argv[3] == "with_ops":
+    import fwp_keras.tf_ops
+    fwp_keras.tf_ops.load_custom_ops()
+served = tf.saved_model.load(sys.argv[1])
+data = np.load(sys.argv[2])
+ids, mask = tf.constant(data["token_ids"]), tf.constant(data["padding_mask"])
+out = served.generate(token_ids=ids, padding_mask=mask)
+logits = served.logits(token_ids=ids, padding_mask=mask)
+result = dict(token_ids=out["token_ids"].numpy(), padding_mask=out["padding_mask"].numpy(),
+              logits=logits.numpy())
+if hasattr(served, "generate_text"):
+    texts = served.generate_text(tf.constant(["the game", "the"])).numpy()
+    result["text"] = np.array([t.decode() for t in texts])
+np.savez(sys.argv[2] + ".out.npz", **result)
+# (tensorflow itself imports keras for tf.keras; the zoo, keras-hub and tf-text stay out)
+print("imported:", sorted(m for m in sys.modules if m.split(".")[0] in ("fwp_keras",
+      "keras_hub", "tensorflow_text")))
+"""
+
+
+def serve(path, batch, tmp_path, with_ops=False):
+    np.savez(tmp_path / "batch.npz", **batch)
+    run = subprocess.run(
+        [sys.executable, "-c", SERVE, str(path), str(tmp_path / "batch.npz"),
+         "with_ops" if with_ops else "plain"],
+        capture_output=True, text=True, timeout=300,
+    )
+    return run, (np.load(str(tmp_path / "batch.npz") + ".out.npz") if run.returncode == 0
+                 else None)
+
+
+def word_level_lm():
+    return zu.make_lm("delta_net", preprocessor=lambda: zoo.DeltaNetCausalLMPreprocessor(
+        zoo.train_word_level_tokenizer([zu.WIKITEXT], max_vocabulary_size=zu.VOCABULARY),
+        sequence_length=10))
+
+
+@pytest.mark.parametrize("family", ["delta_net", "linear_transformer", "transformer"])
+def test_plain_tensorflow_serves_generate_and_logits(family, tmp_path):
+    lm = zu.make_lm(family)
+    batch = zu.prompts([3, 6, 1], 12, seed=21)
+    zoo.export_saved_model(lm, str(tmp_path / "model"))
+    with open(tmp_path / "model" / "saved_model.pb", "rb") as file:
+        assert b"FwpDeltaRule" not in file.read() and b"FwpLinearAttention" not in file.read()
+    run, served = serve(tmp_path / "model", batch, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "imported: []" in run.stdout  # nothing of the zoo, keras-hub or tf-text
+    expected = lm.generate(batch, stop_token_ids=None)
+    np.testing.assert_array_equal(served["token_ids"], to_np(expected["token_ids"]))
+    np.testing.assert_array_equal(served["padding_mask"], to_np(expected["padding_mask"]))
+    assert zu.rel_err(to_np(lm(batch)), served["logits"]) <= zu.TOL
+
+
+def test_text_endpoint_and_stop_tokens(tmp_path):
+    lm = word_level_lm()
+    zoo.export_saved_model(lm, str(tmp_path / "model"), include_text=True)
+    batch = lm.preprocessor.generate_preprocess(["the game", "the"])
+    batch = {k: to_np(v) for k, v in batch.items()}
+    run, served = serve(tmp_path / "model", batch, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    expected = lm.generate(["the game", "the"])
+    assert served["text"].tolist() == expected
+    stopped = lm.generate_step(batch, stop_token_ids=[lm.preprocessor.tokenizer.end_token_id])
+    np.testing.assert_array_equal(served["padding_mask"], to_np(stopped["padding_mask"]))
+
+
+def test_with_custom_ops_keeps_the_ops(tmp_path):
+    from fwp_keras.ops import _common
+
+    if not _common.custom_ops_usable():
+        pytest.skip("the op library does not load here")
+    lm = zu.make_lm("delta_net")
+    batch = zu.prompts([4, 2], 9, seed=22)
+    zoo.export_saved_model(lm, str(tmp_path / "model"), with_custom_ops=True)
+    with open(tmp_path / "model" / "saved_model.pb", "rb") as file:
+        assert b"FwpDeltaRule" in file.read()
+    run, _ = serve(tmp_path / "model", batch, tmp_path)
+    assert run.returncode != 0 and "FwpDeltaRule" in run.stderr
+    run, served = serve(tmp_path / "model", batch, tmp_path, with_ops=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    np.testing.assert_array_equal(served["token_ids"],
+                                  to_np(lm.generate(batch, stop_token_ids=None)["token_ids"]))
+
+
+def test_saved_model_cli_lists_the_named_inputs(tmp_path):
+    zoo.export_saved_model(zu.make_lm("delta_net"), str(tmp_path / "model"))
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    run = subprocess.run([cli, "show", "--dir", str(tmp_path / "model"), "--all"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for name in ("signature_def['generate']", "signature_def['logits']",
+                 "inputs['token_ids']", "inputs['padding_mask']"):
+        assert name in run.stdout
+
+
+def test_export_arguments_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="include_text"):
+        zoo.export_saved_model(zu.make_lm("delta_net"), str(tmp_path / "m"), include_text=True)
+    with pytest.raises(ValueError, match="causal_lm"):
+        zoo.export_saved_model(object(), str(tmp_path / "m"))
