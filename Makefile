@@ -7,7 +7,7 @@ OP_LIBRARY := tf_ops/_fwp_ops.so
 OP_SOURCES := $(shell find tf_ops/cc -name '*.cc' -o -name '*.h')
 OUT ?= demo_output
 
-.PHONY: demo test test-tensorflow test-jax test-torch bench bazel gpu-check ops clean
+.PHONY: demo test test-tensorflow test-jax test-torch bench bench-zoo bazel gpu-check ops clean
 
 # Without build isolation: the editable install needs no TensorFlow in a build environment
 # (setup.py builds the op library only for `pip install .`; here $(OP_LIBRARY) does).
@@ -35,21 +35,25 @@ gpu-check:
 demo: $(OP_LIBRARY)
 	$(BIN)/python -m fwp_keras.training.capacity_demo --output-dir $(OUT)
 
-# The whole suite on TensorFlow; the op and layer tests on JAX and PyTorch too.
+# The whole suite on TensorFlow; the op, layer and zoo tests on JAX and PyTorch too.
 test: test-tensorflow test-jax test-torch
 
 test-tensorflow: $(OP_LIBRARY) bazel
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest tests
 
 test-jax: $(INSTALLED)
-	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/ops tests/layers
+	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/ops tests/layers tests/zoo
 
 test-torch: $(INSTALLED)
-	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/ops tests/layers
+	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/ops tests/layers tests/zoo
 
 bench: $(OP_LIBRARY)
 	KERAS_BACKEND=tensorflow $(BIN)/python -m benchmarks.custom_ops
 	KERAS_BACKEND=tensorflow $(BIN)/python -m benchmarks.chunked_memory
+
+# The zoo's language models: decode, prefill, training steps, decoding memory (about 30 minutes).
+bench-zoo: $(OP_LIBRARY)
+	KERAS_BACKEND=tensorflow $(BIN)/python -m benchmarks.zoo
 
 clean:
 	rm -rf $(VENV) build *.egg-info $(OUT) tf_ops/_fwp_ops.*

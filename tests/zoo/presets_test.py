@@ -31,7 +31,7 @@ def assert_same_weights(a, b):
 
 
 @pytest.mark.parametrize("family", list(FAMILIES) if zu.BACKEND == "tensorflow"
-                         else ["performer", "delta_net"])
+                         else ["delta_net"])
 def test_preset_round_trip_is_bit_identical(family, tmp_path):
     cls, _ = FAMILIES[family]
     lm = zu.make_lm(family, vocabulary_size=zu.sentence_piece_tokenizer().vocabulary_size(),
@@ -50,16 +50,17 @@ def test_preset_round_trip_is_bit_identical(family, tmp_path):
 
 
 LOAD_IN_FRESH_PROCESS = """
-import sys, numpy as np, keras_hub
+import sys, numpy as np, keras, keras_hub
 import fwp_keras.zoo  # registers the classes
 lm = keras_hub.models.CausalLM.from_preset(sys.argv[1])
 ids = np.load(sys.argv[2])
-np.save(sys.argv[3], np.asarray(lm({"token_ids": ids, "padding_mask": ids > 0})))
+np.save(sys.argv[3], keras.ops.convert_to_numpy(lm({"token_ids": ids, "padding_mask": ids > 0})))
 print(type(lm).__name__)
 """
 
 
-@pytest.mark.parametrize("family", ["performer", "delta_net"])
+@pytest.mark.parametrize("family", ["performer", "delta_net"] if zu.BACKEND == "tensorflow"
+                         else ["delta_net"])
 def test_preset_loads_in_a_fresh_process(family, tmp_path):
     lm = zu.make_lm(family)
     lm.save_to_preset(str(tmp_path / "preset"))

@@ -1,0 +1,284 @@
+"""The zoo's language models: decoding, prefill, training steps and decoding memory (CPU, TF).
+
+Models (`--models`): a Delta Net and a Linear Transformer LM (`fwp_keras.zoo`, 4 layers, hidden
+256, 8 heads, feed-forward 1024, vocabulary 8192) and the softmax `TransformerCausalLM` of the
+same size, whose cache is keras-hub's key/value cache. Each configuration runs in a fresh
+process (`benchmarks.chunked_memory.run_one`):
+
+- decode (batch 1 and 8, prompts of 512 / 2,048 / 8,192 tokens): `generate` (greedy, the
+  traced keras-hub loop) with 16 and with 80 new tokens, each timed `--repeats` times after a
+  warm-up; tokens/s per sequence = 64 / (median time with 80 - median time with 16), which
+  leaves the prefill and the tracing out. The prefill alone (`_build_cache` over the prompt, a
+  traced function) is timed too: prefill speed-up = prompt length x (one decode step) / prefill.
+  Decoding memory: the peak RSS increase over 64 single decode steps after the prefill (a traced
+  one-token `call_with_cache`), and the bytes of the cache itself.
+- train (T = 256 at batch 8; 2,048 and 8,192 at batch 1): `fit` on random tokens, Adam,
+  sparse cross-entropy on logits; the median step time of `--repeats` steps after 2 warm-up
+  steps (a callback timing `on_train_batch_end`); tokens/s = B T / step time.
+
+Softmax configurations whose attention scores would not fit (`--max-scores-gb`) are skipped,
+with the reason recorded.
+
+    KERAS_BACKEND=tensorflow python -m benchmarks.zoo          # `make bench-zoo`
+
+Writes markdown tables to stdout and `benchmarks/results/zoo.{json,md}`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+from benchmarks.chunked_memory import (
+    _markdown,
+    peak_rss_fields,
+    run_one,
+    start_peak_rss,
+)
+
+MODULE = "benchmarks.zoo"
+RESULT_TAG = "ZOO_RESULT "
+MODELS = ("delta_net", "linear_transformer", "transformer")
+LABELS = {"delta_net": "Delta Net", "linear_transformer": "Linear Transformer",
+          "transformer": "Transformer (softmax, KV cache)"}
+SIZE = dict(vocabulary_size=8192, num_layers=4, num_heads=8, hidden_dim=256,
+            intermediate_dim=1024)
+NEW_TOKENS = (16, 80)
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def build(model):
+    import keras
+
+    from fwp_keras import zoo
+
+    keras.utils.set_random_seed(0)
+    cls = {"delta_net": zoo.DeltaNetCausalLM, "linear_transformer": zoo.LinearTransformerCausalLM,
+           "transformer": zoo.TransformerCausalLM}[model]
+    lm = cls(cls.backbone_cls(**SIZE))
+    lm.compile(sampler="greedy")
+    return lm
+
+
+def tokens(batch, length, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return rng.integers(4, SIZE["vocabulary_size"], (batch, length)).astype("int32")
+
+
+def timed(fn, repeats):
+    fn()  # warm-up (tracing)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def decode_worker(config):
+    import numpy as np
+    import tensorflow as tf
+
+    lm = build(config["model"])
+    batch, prompt = config["batch"], config["prompt"]
+    ids = tokens(batch, prompt)
+    result = {}
+    for new in NEW_TOKENS:
+        width = prompt + new
+        inputs = {"token_ids": np.pad(ids, ((0, 0), (0, new))),
+                  "padding_mask": np.arange(width)[None].repeat(batch, 0) < prompt}
+        lm.generate_function = None
+        median, times = timed(lambda: lm.generate(inputs, stop_token_ids=None), config["repeats"])
+        result[f"generate_{new}_s"] = median
+        result[f"generate_{new}_times"] = times
+    step_s = (result[f"generate_{NEW_TOKENS[1]}_s"] - result[f"generate_{NEW_TOKENS[0]}_s"]) / (
+        NEW_TOKENS[1] - NEW_TOKENS[0])
+    result["decode_step_s"] = step_s
+    result["tokens_per_s_per_sequence"] = 1.0 / step_s
+
+    mask = np.ones(ids.shape, bool)
+    if config["model"] == "transformer":
+        width = prompt + 64
+        padded = np.pad(ids, ((0, 0), (0, 64)))
+        prefill = tf.function(lambda: lm._build_cache(tf.constant(padded)))
+        step = tf.function(lambda token, cache, index: lm.call_with_cache(token, cache, index))
+    else:
+        prefill = tf.function(lambda: lm._build_cache(tf.constant(ids), tf.constant(mask)))
+        step = tf.function(lambda token, cache: lm.call_with_cache(token, cache))
+    result["prefill_s"], result["prefill_times"] = timed(prefill, config["repeats"])
+    result["prefill_speedup"] = prompt * step_s / result["prefill_s"]
+
+    _, cache = prefill()
+    token = tf.constant(ids[:, -1:])
+    result["cache_bytes"] = int(sum(np.prod(c.shape) * c.dtype.size for c in tf.nest.flatten(cache)))
+    if config["model"] == "transformer":
+        step(token, cache, prompt)
+        baseline = start_peak_rss()
+        for i in range(64):
+            _, _, cache = step(token, cache, prompt + i)
+    else:
+        step(token, cache)
+        baseline = start_peak_rss()
+        for _ in range(64):
+            _, _, cache = step(token, cache)
+    result.update(peak_rss_fields(baseline))
+    return result
+
+
+def train_worker(config):
+    import keras
+    import numpy as np
+
+    lm = build(config["model"])
+    lm.compile(optimizer=keras.optimizers.Adam(1e-4),
+               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    batch, length, repeats = config["batch"], config["length"], config["repeats"]
+    steps = repeats + 2
+    ids = tokens(batch * steps, length + 1)
+    x = {"token_ids": ids[:, :-1], "padding_mask": np.ones((batch * steps, length), bool)}
+
+    class StepTimes(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.ends = [time.perf_counter()]
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.ends.append(time.perf_counter())
+
+    times = StepTimes()
+    lm.fit(x, ids[:, 1:], batch_size=batch, epochs=1, verbose=0, shuffle=False,
+           callbacks=[times])
+    durations = np.diff(times.ends)[2:].tolist()  # the first two steps trace
+    median = statistics.median(durations)
+    return {"step_s": median, "step_times": durations, "tokens_per_s": batch * length / median,
+            "jit_compile": bool(lm.jit_compile)}
+
+
+def worker(config):
+    result = (decode_worker if config["kind"] == "decode" else train_worker)(config)
+    print(RESULT_TAG + json.dumps(result), flush=True)
+
+
+def scores_gb(batch, length):
+    return batch * SIZE["num_heads"] * length * length * 4 / 2**30
+
+
+def measure(args):
+    rows = []
+    for kind, points in (("decode", [(b, p) for b in args.decode_batches for p in args.prompts]),
+                         ("train", args.train_points)):
+        if kind not in args.kinds:
+            continue
+        for batch, length in points:
+            for model in args.models:
+                config = {"kind": kind, "model": model, "batch": batch, "repeats": args.repeats,
+                          "prompt" if kind == "decode" else "length": length}
+                # Softmax training keeps the probabilities of every layer for the backward.
+                factor = 1 if kind == "decode" else 2 * SIZE["num_layers"]
+                if model == "transformer" and scores_gb(batch, length) * factor > args.max_scores_gb:
+                    result = {"skipped": f"memory: its attention scores take "
+                              f"{scores_gb(batch, length) * factor:.0f} GiB"}
+                else:
+                    result = run_one(config, args.timeout, module=MODULE, tag=RESULT_TAG)
+                print(f"{kind} {model} B={batch} T={length}: "
+                      f"{ {k: v for k, v in result.items() if not k.endswith('times')} }",
+                      file=sys.stderr, flush=True)
+                rows.append({**config, "result": result})
+                save(rows, args)
+    return rows
+
+
+def _get(rows, kind, model, batch, length, key):
+    for row in rows:
+        if (row["kind"], row["model"], row["batch"]) == (kind, model, batch) and row.get(
+                "prompt", row.get("length")) == length:
+            return row["result"].get(key)
+    return None
+
+
+def _fmt(x, digits=0):
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def tables(rows):
+    decode = [r for r in rows if r["kind"] == "decode"]
+    out = []
+    if decode:
+        lines = []
+        for row in decode:
+            m, b, p = row["model"], row["batch"], row["prompt"]
+            res = row["result"]
+            rate = res.get("tokens_per_s_per_sequence")
+            at_512 = _get(rows, "decode", m, b, 512, "tokens_per_s_per_sequence")
+            softmax = _get(rows, "decode", "transformer", b, p, "tokens_per_s_per_sequence")
+            lines.append([
+                LABELS[m], str(b), str(p),
+                _fmt(rate, 1) if rate else res.get("skipped", "-"),
+                f"{rate / at_512:.2f}x" if rate and at_512 else "-",
+                f"{rate / softmax:.1f}x" if rate and softmax and m != "transformer" else "-",
+                _fmt(res.get("prefill_s", 0) * 1e3 if "prefill_s" in res else None),
+                f"{res['prefill_speedup']:.0f}x" if "prefill_speedup" in res else "-",
+                _fmt(res["cache_bytes"] / 2**20, 1) if "cache_bytes" in res else "-",
+                _fmt(res["peak_delta_bytes"] / 2**20, 1) if "peak_delta_bytes" in res else "-",
+            ])
+        out.append(_markdown(["model", "batch", "prompt", "decode tokens/s per sequence",
+                              "vs prompt 512", "vs softmax", "prefill ms",
+                              "prefill vs one-by-one", "cache MiB", "decode peak MiB"], lines))
+    train = [r for r in rows if r["kind"] == "train"]
+    if train:
+        lines = []
+        for row in train:
+            m, b, t = row["model"], row["batch"], row["length"]
+            res = row["result"]
+            rate = res.get("tokens_per_s")
+            softmax = _get(rows, "train", "transformer", b, t, "tokens_per_s")
+            lines.append([LABELS[m], str(b), str(t),
+                          _fmt(rate) if rate else res.get("skipped", "-"),
+                          _fmt(res["step_s"] * 1e3) if "step_s" in res else "-",
+                          f"{rate / softmax:.2f}x" if rate and softmax and m != "transformer"
+                          else "-"])
+        out.append(_markdown(["model", "batch", "T", "train tokens/s", "step ms", "vs softmax"],
+                             lines))
+    return "\n\n".join(out)
+
+
+def save(rows, args):
+    import keras
+    import tensorflow as tf
+
+    results = os.path.join(HERE, "results")
+    os.makedirs(results, exist_ok=True)
+    meta = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "tensorflow": tf.__version__, "keras": keras.__version__, "size": SIZE,
+            "repeats": args.repeats}
+    with open(os.path.join(results, "zoo.json"), "w") as file:
+        json.dump({"meta": meta, "rows": rows}, file, indent=1)
+    with open(os.path.join(results, "zoo.md"), "w") as file:
+        file.write(tables(rows) + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--kinds", nargs="+", default=["decode", "train"])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--decode-batches", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--prompts", nargs="+", type=int, default=[512, 2048, 8192])
+    parser.add_argument("--train-points", nargs="+", type=lambda s: tuple(map(int, s.split("x"))),
+                        default=[(8, 256), (1, 2048), (1, 8192)], help="BATCHxLENGTH ...")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--max-scores-gb", type=float, default=6.0)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(json.loads(args.worker))
+    rows = measure(args)
+    print(tables(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""What users get wrong, each a ValueError naming the argument."""
+
+import numpy as np
+import pytest
+
+import zoo_utils as zu
+from fwp_keras import zoo
+
+# Tokenizers and argument checks run in tf.data and Python, the same on every backend.
+pytestmark = pytest.mark.skipif(zu.BACKEND != "tensorflow", reason="backend-independent")
+
+
+@pytest.fixture(scope="module")
+def lm():
+    return zu.make_lm("delta_net")
+
+
+@pytest.fixture(scope="module")
+def text_lm():
+    return zu.make_lm("delta_net", vocabulary_size=zu.sentence_piece_tokenizer().vocabulary_size(),
+                      preprocessor=lambda: zoo.DeltaNetCausalLMPreprocessor(
+                          zu.sentence_piece_tokenizer(), sequence_length=12))
+
+
+def test_token_ids_outside_the_vocabulary(lm):
+    batch = zu.prompts([3, 2], 8)
+    batch["token_ids"][1, 1] = zu.VOCABULARY
+    with pytest.raises(ValueError, match=r"token_ids.*\[0, 61\)"):
+        lm.generate(batch, stop_token_ids=None)
+    batch["token_ids"][1, 1] = -1
+    with pytest.raises(ValueError, match="token_ids"):
+        lm.generate(batch, stop_token_ids=None)
+
+
+def test_empty_batch_and_empty_prompt(lm, text_lm):
+    with pytest.raises(ValueError, match="empty batch"):
+        lm.generate(zu.prompts([], 8), stop_token_ids=None)
+    with pytest.raises(ValueError, match="empty batch"):
+        text_lm.generate([])
+    with pytest.raises(ValueError, match="at least one token"):
+        lm.generate(zu.prompts([3, 0], 8), stop_token_ids=None)
+
+
+def test_max_length_below_the_prompt(text_lm):
+    with pytest.raises(ValueError, match="max_length"):
+        text_lm.generate("Is this a dagger which I see before me", max_length=4)
+    with pytest.raises(ValueError, match="max_length"):
+        text_lm.generate("Is this", max_length=0)
+
+
+def test_preprocessor_vocabulary_must_match_the_backbone():
+    with pytest.raises(ValueError, match="vocabulary_size"):
+        zoo.DeltaNetCausalLM(zu.make_backbone("delta_net"),
+                             preprocessor=zoo.DeltaNetCausalLMPreprocessor(
+                                 zu.sentence_piece_tokenizer()))
+
+
+def test_cache_of_the_wrong_shape(lm):
+    ids = zu.prompts([5], 5)["token_ids"]
+    _, _, cache = lm.call_with_cache(ids, None)
+    wrong = {"positions": cache["positions"],
+             "memory": (cache["memory"][0][:, :1],) + cache["memory"][1:]}
+    with pytest.raises(ValueError, match="cache"):
+        lm.call_with_cache(ids[:, :1], wrong)
+    with pytest.raises(ValueError, match="cache"):
+        lm.call_with_cache(ids[:, :1], {"memory": cache["memory"]})
+    with pytest.raises(ValueError, match="cache"):
+        lm.call_with_cache(ids[:, :1], {"positions": cache["positions"],
+                                        "memory": cache["memory"][:1]})
+
+
+def test_families_refuse_the_choices_they_fix():
+    with pytest.raises(ValueError, match="update_rule"):
+        zoo.DeltaNetBackbone(**zu.SMALL, update_rule="sum")
+    with pytest.raises(ValueError, match="feature_map"):
+        zoo.PerformerBackbone(**zu.SMALL, feature_map="dpfp")
+    with pytest.raises(ValueError, match="normalization"):
+        zoo.LinearTransformerBackbone(**zu.SMALL, normalization="sum")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(num_layers=0), "num_layers"),
+    (dict(hidden_dim=15), "divisible"),
+    (dict(vocabulary_size=0), "vocabulary_size"),
+    (dict(position_encoding="rotary"), "position_encoding"),
+    (dict(position_encoding="learned"), "max_sequence_length"),
+    (dict(tie_word_embeddings="yes"), "tie_word_embeddings"),
+])
+def test_backbone_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        zoo.FastWeightBackbone(**{**zu.SMALL, **kwargs})
+
+
+def test_learned_positions_bound_the_width():
+    lm = zu.make_lm("delta_net", position_encoding="learned", max_sequence_length=10)
+    with pytest.raises(ValueError, match="max_sequence_length"):
+        lm.generate(zu.prompts([3], 12), stop_token_ids=None)
+
+
+def test_without_a_preprocessor_inputs_are_token_ids(lm):
+    with pytest.raises(ValueError, match="preprocessor"):
+        lm.generate("Is this", stop_token_ids=None)
+    with pytest.raises(ValueError, match="token_ids"):
+        lm.generate({"ids": np.zeros((1, 3), "int32")}, stop_token_ids=None)
