@@ -24,6 +24,14 @@ NORMALIZATIONS = ("sum", "attention", "l2", None)
 DEFAULT_NORMALIZATION = {"sum": "attention", "delta": "sum", "gated": "sum"}
 
 
+def convert_sequences(layer, sequences):
+    """What Keras does to every argument of a call (arrays to tensors, floats cast to the
+    compute dtype), for the sequences only: layers that carry a state turn it off for the rest
+    (`_convert_input_args = False`), so a float32 state is not rounded to 16 bits."""
+    return tuple(None if x is None else layer.dtype_policy.convert_input(
+        x, layer.autocast, layer.input_dtype) for x in sequences)
+
+
 @keras.saving.register_keras_serializable(package="fwp_keras")
 class FastWeightAttention(keras.layers.Layer):
     """Multi-head fast weight attention (linear attention, Delta Net and their variants).
@@ -116,7 +124,7 @@ class FastWeightAttention(keras.layers.Layer):
         self.supports_masking = True
         # Keras would cast every float argument to the compute dtype, the carried state too:
         # under mixed precision that rounds the fast weights to 16 bits at every decoded token.
-        # Only the sequences are converted (`_convert_sequence`), the state stays float32.
+        # Only the sequences are converted (`__call__`), the state stays float32.
         self._convert_input_args = False
         # The TensorFlow custom ops have no XLA kernels: keep Keras from jit-compiling around them.
         if self.causal and update_rule != "gated":
@@ -225,8 +233,6 @@ class FastWeightAttention(keras.layers.Layer):
                 "Cross-attention (a `value` sequence) reads the whole memory sequence; "
                 "construct the layer with causal=False."
             )
-        query = self._convert_sequence(query)
-        value = None if value is None else self._convert_sequence(value)
         memory = value if cross else query
         self._check_rank("query", query)
         if cross:
@@ -259,8 +265,10 @@ class FastWeightAttention(keras.layers.Layer):
         output = self.output_dense(ops.cast(output, self.compute_dtype))
         return (output, state) if return_state else output
 
-    def _convert_sequence(self, x):
-        return self.dtype_policy.convert_input(x, self.autocast, self.input_dtype)
+    def __call__(self, *args, **kwargs):
+        if kwargs.get("value") is not None:
+            kwargs["value"] = convert_sequences(self, [kwargs["value"]])[0]
+        return super().__call__(*convert_sequences(self, args), **kwargs)
 
     @staticmethod
     def _check_rank(name, x):

@@ -10,7 +10,7 @@ The softmax baseline of the same shape is keras-hub's `TransformerDecoder(normal
 import keras
 
 from fwp_keras import _validation as validation
-from fwp_keras.layers.fast_weight_attention import FastWeightAttention
+from fwp_keras.layers.fast_weight_attention import FastWeightAttention, convert_sequences
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
@@ -122,6 +122,9 @@ class FastWeightDecoderBlock(keras.layers.Layer):
         self.feedforward_output.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
+    def __call__(self, *args, **kwargs):
+        return super().__call__(*convert_sequences(self, args), **kwargs)
+
     @property
     def state_key_dim(self):
         return self.attention.state_key_dim
@@ -130,7 +133,6 @@ class FastWeightDecoderBlock(keras.layers.Layer):
              training=None, mask=None):
         if padding_mask is None:
             padding_mask = mask
-        inputs = self.dtype_policy.convert_input(inputs, self.autocast, self.input_dtype)
         attended, state = self.attention(
             self.attention_norm(inputs), padding_mask=padding_mask, initial_state=initial_state,
             return_state=True, training=training,

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 from backend_utils import float64_enabled
-from layer_utils import assert_close, numpy_attention, random, to_np
+from layer_utils import TOL, assert_close, numpy_attention, random, to_np
 
 from fwp_keras.layers import FastWeightAttention, FAVORPlus
 
@@ -50,7 +50,10 @@ def test_matches_float64_at_model_sizes(name, key_dim):
 @pytest.mark.parametrize("scale", [3.0, 10.0])
 def test_sum_normalisation_is_exact_where_the_features_underflow(scale):
     """Eq. 31 as written (input_scale=1) on large inputs: exp(-|x|^2 / 2) is ~e^-170 and below,
-    beyond float32 (its smallest number is ~e^-103); phi / sum(phi) stays exact."""
+    beyond float32 (its smallest number is ~e^-103); phi / sum(phi) stays exact, to the
+    float32 rounding of log-features of size ~|x|^2 / 2 (~300 at scale 10: ~2e-5 relative).
+    The weights are seeded: the error depends on them (1e-6 to 1.2e-5 at scale 10)."""
+    keras.utils.set_random_seed(0)
     layer = FastWeightAttention(2, 256, feature_map=FAVORPlus(32, seed=1, input_scale=1.0),
                                 update_rule="delta")
     x = random((2, 24, 64), seed=3, scale=scale)
@@ -59,7 +62,7 @@ def test_sum_normalisation_is_exact_where_the_features_underflow(scale):
     assert np.min(np.sum(keys.reshape(2, 24, 2, 256) ** 2, axis=-1)) / 2 > 150
     y = layer(x)
     assert np.all(np.isfinite(to_np(y)))
-    assert_close(y, numpy_attention(layer, x)[0])
+    assert_close(y, numpy_attention(layer, x)[0], 3e-5 if scale > 3 else TOL)
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "mixed_bfloat16", "float64"])
