@@ -1,6 +1,7 @@
-"""Keras layers: the feature maps phi and the fast weight attention layer."""
+"""Keras layers: the feature maps phi, the fast weight attention layer, the decoder block."""
 
 from fwp_keras.layers.fast_weight_attention import FastWeightAttention
+from fwp_keras.layers.fast_weight_decoder_block import FastWeightDecoderBlock
 from fwp_keras.layers.feature_maps import (
     DPFP,
     ELUPlusOne,
@@ -9,12 +10,15 @@ from fwp_keras.layers.feature_maps import (
     sum_normalize,
 )
 from fwp_keras.layers.feature_maps import get as get_feature_map
+from fwp_keras.layers.position_encoding import PositionEncoding
 
 __all__ = [
     "DPFP",
     "ELUPlusOne",
     "FAVORPlus",
     "FastWeightAttention",
+    "FastWeightDecoderBlock",
+    "PositionEncoding",
     "get_feature_map",
     "l2_normalize",
     "sum_normalize",

@@ -30,6 +30,15 @@ def test_token_ids_outside_the_vocabulary(lm):
     batch["token_ids"][1, 1] = -1
     with pytest.raises(ValueError, match="token_ids"):
         lm.generate(batch, stop_token_ids=None)
+    batch["token_ids"][1, 1] = 5
+    batch["token_ids"][1, 7] = -1  # a pad: it is embedded too (and then ignored)
+    with pytest.raises(ValueError, match="token_ids"):
+        lm.generate(batch, stop_token_ids=None)
+
+
+def test_token_ids_with_a_preprocessor(text_lm):
+    with pytest.raises(ValueError, match="preprocessor = None"):
+        text_lm.generate(zu.prompts([3], 8))
 
 
 def test_empty_batch_and_empty_prompt(lm, text_lm):

@@ -1,15 +1,9 @@
 """FastWeightBackbone: the decoder-only fast weight language model that every family configures."""
 
 import keras
-import keras_hub
 
-from fwp_keras import _validation as validation
 from fwp_keras.layers.fast_weight_decoder_block import FastWeightDecoderBlock
-from fwp_keras.zoo.presets import NamedPresets
-from fwp_keras.zoo.fast_weight.token_and_position_embedding import (
-    TokenAndPositionEmbedding,
-    positions_from_mask,
-)
+from fwp_keras.zoo.fast_weight.zoo_backbone import ZooBackbone, check_sizes
 
 
 def fixed_by_family(family, kwargs, fixed):
@@ -25,7 +19,7 @@ def fixed_by_family(family, kwargs, fixed):
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
-class FastWeightBackbone(NamedPresets, keras_hub.models.Backbone):
+class FastWeightBackbone(ZooBackbone):
     """A stack of pre-layer-norm fast weight decoder blocks (keras-hub `Backbone`).
 
     token ids -> token embedding (+ position encoding) -> `num_layers` x
@@ -80,23 +74,13 @@ class FastWeightBackbone(NamedPresets, keras_hub.models.Backbone):
         dtype=None,
         **kwargs,
     ):
-        num_layers = validation.positive_integer("num_layers", num_layers)
-        num_heads = validation.positive_integer("num_heads", num_heads)
-        hidden_dim = validation.positive_integer("hidden_dim", hidden_dim)
-        if key_dim is None and hidden_dim % num_heads:
-            raise ValueError(
-                f"`hidden_dim` ({hidden_dim}) must be divisible by `num_heads` ({num_heads}) "
-                "when `key_dim` is not given."
-            )
+        num_layers, num_heads, hidden_dim, intermediate_dim = check_sizes(
+            num_layers, num_heads, hidden_dim, intermediate_dim,
+            need_divisible="key_dim" if key_dim is None else False,
+        )
         if isinstance(feature_map, keras.layers.Layer):
             feature_map = keras.saving.serialize_keras_object(feature_map)
-        # === Layers ===
-        self.embeddings = TokenAndPositionEmbedding(
-            vocabulary_size, hidden_dim, position_encoding=position_encoding,
-            max_sequence_length=max_sequence_length, dropout=dropout,
-            tie_weights=tie_word_embeddings, dtype=dtype, name="embeddings",
-        )
-        self.transformer_layers = [
+        blocks = [
             FastWeightDecoderBlock(
                 num_heads, intermediate_dim, key_dim=key_dim or hidden_dim // num_heads,
                 value_dim=value_dim, feature_map=feature_map, update_rule=update_rule,
@@ -106,46 +90,24 @@ class FastWeightBackbone(NamedPresets, keras_hub.models.Backbone):
             )
             for i in range(num_layers)
         ]
-        self.layer_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, dtype=dtype, name="layer_norm"
-        )
-
-        # === Functional model ===
-        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        x = self.embeddings(token_ids, positions_from_mask(padding_mask))
-        for block in self.transformer_layers:
-            x = block(x, padding_mask=padding_mask)
-        sequence_output = self.layer_norm(x)
         super().__init__(
-            inputs={"token_ids": token_ids, "padding_mask": padding_mask},
-            outputs=sequence_output,
-            dtype=dtype,
-            **kwargs,
+            blocks, lambda block, x, padding_mask: block(x, padding_mask=padding_mask),
+            vocabulary_size=vocabulary_size, num_layers=num_layers, num_heads=num_heads,
+            hidden_dim=hidden_dim, intermediate_dim=intermediate_dim, dropout=dropout,
+            activation=activation, position_encoding=position_encoding,
+            max_sequence_length=max_sequence_length, layer_norm_epsilon=layer_norm_epsilon,
+            tie_word_embeddings=tie_word_embeddings, dtype=dtype, **kwargs,
         )
-
-        # === Config ===
-        self.vocabulary_size = self.embeddings.vocabulary_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
         self.feature_map = feature_map
         self.update_rule = update_rule
-        self.normalization = self.transformer_layers[0].attention.normalization
+        self.normalization = blocks[0].attention.normalization
         self.requested_normalization = normalization
         self.key_dim = key_dim
         self.value_dim = value_dim
-        self.dropout = dropout
-        self.activation = activation
-        self.position_encoding = position_encoding
-        self.max_sequence_length = max_sequence_length
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.tie_word_embeddings = tie_word_embeddings
         self.chunk_size = chunk_size
         self.implementation = implementation
         # The custom ops have no XLA kernels: Keras' jit_compile="auto" must not wrap them.
-        self.supports_jit = all(block.supports_jit for block in self.transformer_layers)
+        self.supports_jit = all(block.supports_jit for block in blocks)
 
     def state_spec(self, batch_size=None):
         """The per-layer memory states (the generation cache) as `keras.KerasTensor`s: for
@@ -166,22 +128,11 @@ class FastWeightBackbone(NamedPresets, keras_hub.models.Backbone):
     def get_config(self):
         config = super().get_config()
         config.update({
-            "vocabulary_size": self.vocabulary_size,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "hidden_dim": self.hidden_dim,
-            "intermediate_dim": self.intermediate_dim,
             "feature_map": self.feature_map,
             "update_rule": self.update_rule,
             "normalization": self.requested_normalization,
             "key_dim": self.key_dim,
             "value_dim": self.value_dim,
-            "dropout": self.dropout,
-            "activation": self.activation,
-            "position_encoding": self.position_encoding,
-            "max_sequence_length": self.max_sequence_length,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "tie_word_embeddings": self.tie_word_embeddings,
             "chunk_size": self.chunk_size,
             "implementation": self.implementation,
         })

@@ -5,6 +5,7 @@ and to the constructor. Its subclasses supply the cache and `generate_step`."""
 import keras
 import keras_hub
 import numpy as np
+import tensorflow as tf  # keras-hub's preprocessing runs on tf.data whatever the backend
 
 from fwp_keras import _validation as validation
 from fwp_keras.zoo.presets import NamedPresets
@@ -39,24 +40,27 @@ class ZooCausalLM(NamedPresets, keras_hub.models.CausalLM):
                                 strip_prompt=strip_prompt)
 
     def _check_generate_inputs(self, inputs, max_length):
-        if keras_hub.src.models.causal_lm.tf is not None and isinstance(
-            inputs, keras_hub.src.models.causal_lm.tf.data.Dataset
-        ):
+        if isinstance(inputs, tf.data.Dataset):
             return  # batches are checked by the graph (an out-of-range id fails the gather)
-        if isinstance(inputs, dict):
+        if isinstance(inputs, dict) and self.preprocessor is None:
             if "token_ids" not in inputs or "padding_mask" not in inputs:
                 raise ValueError(
                     "`inputs` given as a dict must have the keys 'token_ids' and 'padding_mask'. "
                     f"Received keys: {sorted(inputs)}"
                 )
-            if self.preprocessor is not None and _is_text(inputs["token_ids"]):
-                return
             token_ids = np.asarray(keras.ops.convert_to_numpy(inputs["token_ids"]))
             mask = np.asarray(keras.ops.convert_to_numpy(inputs["padding_mask"])).astype(bool)
             if token_ids.ndim == 1:
                 token_ids, mask = token_ids[None], mask[None]
             self._check_token_ids(token_ids, mask)
             return
+        if isinstance(inputs, dict):
+            if "token_ids" in inputs:
+                raise ValueError(
+                    "With a preprocessor attached, `generate` takes strings (keras-hub's rule); "
+                    "to pass token ids, set `lm.preprocessor = None` first."
+                )
+            return  # a dict of strings for the preprocessor
         if self.preprocessor is None:
             raise ValueError(
                 "Without a preprocessor, `inputs` must be a dict {'token_ids', 'padding_mask'}. "
@@ -89,7 +93,7 @@ class ZooCausalLM(NamedPresets, keras_hub.models.CausalLM):
                 f"{token_ids.shape} and {mask.shape}"
             )
         vocabulary = self.backbone.vocabulary_size
-        outside = mask & ((token_ids < 0) | (token_ids >= vocabulary))
+        outside = (token_ids < 0) | (token_ids >= vocabulary)  # pads too: all are embedded
         if outside.any():
             bad = token_ids[outside]
             raise ValueError(
@@ -130,11 +134,6 @@ class ZooCausalLM(NamedPresets, keras_hub.models.CausalLM):
                 f"`{name}` must have the structure and shapes {shapes(expected)} (the state of "
                 f"every layer). Received: {shapes(cache)}"
             )
-
-
-def _is_text(x):
-    array = np.asarray(x) if not hasattr(x, "dtype") else x
-    return getattr(array, "dtype", None) is not None and str(array.dtype) in ("string", "object")
 
 
 def _check_vocabulary(backbone, preprocessor):
