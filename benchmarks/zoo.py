@@ -5,13 +5,14 @@ Models (`--models`): a Delta Net and a Linear Transformer LM (`fwp_keras.zoo`, 4
 same size, whose cache is keras-hub's key/value cache. Each configuration runs in a fresh
 process (`benchmarks.chunked_memory.run_one`):
 
-- decode (batch 1 and 8, prompts of 512 / 2,048 / 8,192 tokens): `generate` (greedy, the
-  traced keras-hub loop) with 16 and with 80 new tokens, each timed `--repeats` times after a
-  warm-up; tokens/s per sequence = 64 / (median time with 80 - median time with 16), which
-  leaves the prefill and the tracing out. The prefill alone (`_build_cache` over the prompt, a
-  traced function) is timed too: prefill speed-up = prompt length x (one decode step) / prefill.
-  Decoding memory: the peak RSS increase over 64 single decode steps after the prefill (a traced
-  one-token `call_with_cache`), and the bytes of the cache itself.
+- decode (batch 1 and 8, prompts of 512 / 2,048 / 8,192 tokens, all prompts of a model and
+  batch in one process): the prefill (`_build_cache` over the prompt, traced) and then
+  `--steps` greedy tokens in one traced `tf.while_loop` of one-token `call_with_cache` calls on
+  the prefilled cache (the loop keras-hub's samplers run, without `generate`'s prefill in the
+  timing), the medians of `--repeats` runs after a warm-up, the prompt lengths' decode runs
+  interleaved round-robin; tokens/s per sequence = steps / decode time; prefill speed-up = prompt length x (one
+  decode step) / prefill. Decoding memory: the peak RSS increase during one decode loop, and
+  the bytes of the cache itself.
 - train (T = 256 at batch 8; 2,048 and 8,192 at batch 1): `fit` on random tokens, Adam,
   sparse cross-entropy on logits; the median step time of `--repeats` steps after 2 warm-up
   steps (a callback timing `on_train_batch_end`); tokens/s = B T / step time.
@@ -46,7 +47,6 @@ LABELS = {"delta_net": "Delta Net", "linear_transformer": "Linear Transformer",
           "transformer": "Transformer (softmax, KV cache)"}
 SIZE = dict(vocabulary_size=8192, num_layers=4, num_heads=8, hidden_dim=256,
             intermediate_dim=1024)
-NEW_TOKENS = (16, 80)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -81,53 +81,58 @@ def timed(fn, repeats):
 
 
 def decode_worker(config):
+    """All prompt lengths of one model and batch in one process, the decode timings
+    interleaved round-robin, so that their ratios are measured side by side."""
     import numpy as np
     import tensorflow as tf
 
     lm = build(config["model"])
-    batch, prompt = config["batch"], config["prompt"]
-    ids = tokens(batch, prompt)
-    result = {}
-    for new in NEW_TOKENS:
-        width = prompt + new
-        inputs = {"token_ids": np.pad(ids, ((0, 0), (0, new))),
-                  "padding_mask": np.arange(width)[None].repeat(batch, 0) < prompt}
-        lm.generate_function = None
-        median, times = timed(lambda: lm.generate(inputs, stop_token_ids=None), config["repeats"])
-        result[f"generate_{new}_s"] = median
-        result[f"generate_{new}_times"] = times
-    step_s = (result[f"generate_{NEW_TOKENS[1]}_s"] - result[f"generate_{NEW_TOKENS[0]}_s"]) / (
-        NEW_TOKENS[1] - NEW_TOKENS[0])
-    result["decode_step_s"] = step_s
-    result["tokens_per_s_per_sequence"] = 1.0 / step_s
+    batch, steps = config["batch"], config["steps"]
+    runs = {}
+    for prompt in config["prompts"]:
+        ids = tf.constant(tokens(batch, prompt))
+        if config["model"] == "transformer":  # keras-hub's cache covers the whole width
+            padded = tf.pad(ids, [[0, 0], [0, steps]])
+            prefill = tf.function(lambda padded=padded: lm._build_cache(padded))
+            step = (lambda token, cache, i, prompt=prompt:  # noqa: E731
+                    lm.call_with_cache(token, cache, prompt + i))
+        else:
+            prefill = tf.function(lambda ids=ids: lm._build_cache(ids, tf.ones(ids.shape, "bool")))
+            step = lambda token, cache, i: lm.call_with_cache(token, cache)  # noqa: E731
 
-    mask = np.ones(ids.shape, bool)
-    if config["model"] == "transformer":
-        width = prompt + 64
-        padded = np.pad(ids, ((0, 0), (0, 64)))
-        prefill = tf.function(lambda: lm._build_cache(tf.constant(padded)))
-        step = tf.function(lambda token, cache, index: lm.call_with_cache(token, cache, index))
-    else:
-        prefill = tf.function(lambda: lm._build_cache(tf.constant(ids), tf.constant(mask)))
-        step = tf.function(lambda token, cache: lm.call_with_cache(token, cache))
-    result["prefill_s"], result["prefill_times"] = timed(prefill, config["repeats"])
-    result["prefill_speedup"] = prompt * step_s / result["prefill_s"]
+        @tf.function
+        def decode(cache, first, step=step):
+            """`steps` greedy tokens on a prefilled cache: the loop keras-hub's samplers run."""
+            def body(i, token, cache):
+                logits, _, cache = step(token, cache, i)
+                return i + 1, tf.cast(tf.argmax(logits[:, -1], -1), "int32")[:, None], cache
 
-    _, cache = prefill()
-    token = tf.constant(ids[:, -1:])
-    result["cache_bytes"] = int(sum(np.prod(c.shape) * c.dtype.size for c in tf.nest.flatten(cache)))
-    if config["model"] == "transformer":
-        step(token, cache, prompt)
+            return tf.while_loop(lambda i, *_: i < steps, body, (0, first, cache))
+
+        prefill_s, prefill_times = timed(prefill, config["repeats"])
+        _, cache = prefill()
+        decode(cache, ids[:, -1:])  # warm-up (tracing)
+        runs[prompt] = dict(decode=decode, cache=cache, first=ids[:, -1:], times=[],
+                            result={"prefill_s": prefill_s, "prefill_times": prefill_times})
+    for _ in range(config["repeats"]):
+        for run in runs.values():
+            start = time.perf_counter()
+            run["decode"](run["cache"], run["first"])
+            run["times"].append(time.perf_counter() - start)
+    results = {}
+    for prompt, run in runs.items():
+        result = run["result"]
+        step_s = statistics.median(run["times"]) / steps
+        result.update(decode_times=run["times"], decode_step_s=step_s,
+                      tokens_per_s_per_sequence=1.0 / step_s,
+                      prefill_speedup=prompt * step_s / result["prefill_s"],
+                      cache_bytes=int(sum(np.prod(c.shape) * c.dtype.size
+                                          for c in tf.nest.flatten(run["cache"]))))
         baseline = start_peak_rss()
-        for i in range(64):
-            _, _, cache = step(token, cache, prompt + i)
-    else:
-        step(token, cache)
-        baseline = start_peak_rss()
-        for _ in range(64):
-            _, _, cache = step(token, cache)
-    result.update(peak_rss_fields(baseline))
-    return result
+        run["decode"](run["cache"], run["first"])
+        result.update(peak_rss_fields(baseline))
+        results[str(prompt)] = result
+    return results
 
 
 def train_worker(config):
@@ -169,27 +174,44 @@ def scores_gb(batch, length):
 
 def measure(args):
     rows = []
-    for kind, points in (("decode", [(b, p) for b in args.decode_batches for p in args.prompts]),
-                         ("train", args.train_points)):
-        if kind not in args.kinds:
-            continue
-        for batch, length in points:
+    if "decode" in args.kinds:
+        for batch in args.decode_batches:
             for model in args.models:
-                config = {"kind": kind, "model": model, "batch": batch, "repeats": args.repeats,
-                          "prompt" if kind == "decode" else "length": length}
+                prompts = [p for p in args.prompts if not (
+                    model == "transformer" and scores_gb(batch, p) > args.max_scores_gb)]
+                config = {"kind": "decode", "model": model, "batch": batch, "prompts": prompts,
+                          "repeats": args.repeats, "steps": args.steps}
+                results = run_one(config, args.timeout, module=MODULE, tag=RESULT_TAG)
+                for prompt in args.prompts:
+                    result = results.get(str(prompt)) or {"skipped": results.get(
+                        "skipped", f"memory: its attention scores take "
+                        f"{scores_gb(batch, prompt):.0f} GiB")}
+                    rows.append({"kind": "decode", "model": model, "batch": batch,
+                                 "prompt": prompt, "result": result})
+                report(rows[-len(args.prompts):])
+                save(rows, args)
+    if "train" in args.kinds:
+        for batch, length in args.train_points:
+            for model in args.models:
+                config = {"kind": "train", "model": model, "batch": batch, "length": length,
+                          "repeats": args.repeats}
                 # Softmax training keeps the probabilities of every layer for the backward.
-                factor = 1 if kind == "decode" else 2 * SIZE["num_layers"]
-                if model == "transformer" and scores_gb(batch, length) * factor > args.max_scores_gb:
-                    result = {"skipped": f"memory: its attention scores take "
-                              f"{scores_gb(batch, length) * factor:.0f} GiB"}
+                needed = scores_gb(batch, length) * 2 * SIZE["num_layers"]
+                if model == "transformer" and needed > args.max_scores_gb:
+                    result = {"skipped": f"memory: its attention scores take {needed:.0f} GiB"}
                 else:
                     result = run_one(config, args.timeout, module=MODULE, tag=RESULT_TAG)
-                print(f"{kind} {model} B={batch} T={length}: "
-                      f"{ {k: v for k, v in result.items() if not k.endswith('times')} }",
-                      file=sys.stderr, flush=True)
                 rows.append({**config, "result": result})
+                report(rows[-1:])
                 save(rows, args)
     return rows
+
+
+def report(rows):
+    for row in rows:
+        summary = {k: v for k, v in row["result"].items() if not k.endswith("times")}
+        print(f"{row['kind']} {row['model']} B={row['batch']} "
+              f"T={row.get('prompt', row.get('length'))}: {summary}", file=sys.stderr, flush=True)
 
 
 def _get(rows, kind, model, batch, length, key):
@@ -271,6 +293,7 @@ def main(argv=None):
     parser.add_argument("--train-points", nargs="+", type=lambda s: tuple(map(int, s.split("x"))),
                         default=[(8, 256), (1, 2048), (1, 8192)], help="BATCHxLENGTH ...")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=64, help="decoded tokens per timing")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--max-scores-gb", type=float, default=6.0)
     args = parser.parse_args(argv)
