@@ -40,6 +40,10 @@ class FastWeightCausalLM(ZooCausalLM):
         row's next real token, and the fast weights. With `T == 1` the blocks take the
         one-step forms. Returns `(logits [B, T, V], hidden [B, T, hidden_dim], new_cache)`.
         """
+        hidden, cache = self._run_with_cache(token_ids, cache, padding_mask)
+        return self.backbone.embeddings.logits(hidden), hidden, cache
+
+    def _run_with_cache(self, token_ids, cache, padding_mask):
         batch = ops.shape(token_ids)[0]
         if cache is None:
             memory = (None,) * self.backbone.num_layers
@@ -60,14 +64,13 @@ class FastWeightCausalLM(ZooCausalLM):
                              return_state=True)
             states.append(state)
         hidden = self.backbone.layer_norm(x)
-        logits = self.backbone.embeddings.logits(hidden)
         written = ops.sum(ops.cast(padding_mask, "int32"), axis=1)
-        return logits, hidden, {"positions": start + written, "memory": tuple(states)}
+        return hidden, {"positions": start + written, "memory": tuple(states)}
 
     def _build_cache(self, token_ids, padding_mask):
-        """The prefill: one pass of the whole block of prompts (the chunked form, or the op)."""
-        _, hidden, cache = self.call_with_cache(token_ids, None, padding_mask)
-        return hidden, cache
+        """The prefill: one pass of the whole block of prompts (the chunked form, or the op),
+        without the logits (`[B, width, vocabulary]`, unused)."""
+        return self._run_with_cache(token_ids, None, padding_mask)
 
     def generate_step(self, inputs, stop_token_ids=None):
         """One batch of generation: `{"token_ids", "padding_mask"}` in keras-hub's layout
