@@ -11,7 +11,9 @@ from fwp_keras.layers.fast_weight_decoder_block import FastWeightDecoderBlock
 from layer_utils import assert_close, numpy_attention, random, to_np
 
 B, T, HIDDEN = 2, 9, 8
-RULES = ["sum", "delta", "gated"]
+# JAX compiles every eager op anew per shape: there the delta rule only (every rule is held
+# to the reference on JAX in tests/ops and tests/layers already).
+RULES = ["sum", "delta", "gated"] if keras.backend.backend() != "jax" else ["delta"]
 
 
 def make_block(update_rule="delta", **kwargs):
