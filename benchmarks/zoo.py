@@ -242,7 +242,7 @@ def tables(rows):
                 _fmt(rate, 1) if rate else res.get("skipped", "-"),
                 f"{rate / at_512:.2f}x" if rate and at_512 else "-",
                 f"{rate / softmax:.1f}x" if rate and softmax and m != "transformer" else "-",
-                _fmt(res.get("prefill_s", 0) * 1e3 if "prefill_s" in res else None),
+                _fmt(res["prefill_s"] * 1e3 if "prefill_s" in res else None),
                 f"{res['prefill_speedup']:.0f}x" if "prefill_speedup" in res else "-",
                 _fmt(res["cache_bytes"] / 2**20, 1) if "cache_bytes" in res else "-",
                 _fmt(res["peak_delta_bytes"] / 2**20, 1) if "peak_delta_bytes" in res else "-",

@@ -17,8 +17,6 @@ import keras
 import keras_hub
 from keras_hub.src.utils.tensor_utils import strip_to_ragged
 
-SIGNATURES = ("generate", "logits", "generate_text")
-
 
 def export_saved_model(causal_lm, path, *, with_custom_ops=False, include_text=False,
                        stop_token_ids="auto", verbose=False):
