@@ -35,17 +35,22 @@ gpu-check:
 demo: $(OP_LIBRARY)
 	$(BIN)/python -m fwp_keras.training.capacity_demo --output-dir $(OUT)
 
-# The whole suite on TensorFlow; the op, layer and zoo tests on JAX and PyTorch too.
+# The whole suite on TensorFlow; the op, layer and zoo tests on JAX and PyTorch too. Tests run
+# in TEST_WORKERS processes (pytest-xdist): most of their time is single-threaded tracing and
+# compiling, so two workers on two cores take about 0.6x the time of one.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS)
+
 test: test-tensorflow test-jax test-torch
 
 test-tensorflow: $(OP_LIBRARY) bazel
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest tests
+	KERAS_BACKEND=tensorflow $(PYTEST) tests
 
 test-jax: $(INSTALLED)
-	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/ops tests/layers tests/zoo
+	KERAS_BACKEND=jax $(PYTEST) tests/ops tests/layers tests/zoo
 
 test-torch: $(INSTALLED)
-	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/ops tests/layers tests/zoo
+	KERAS_BACKEND=torch $(PYTEST) tests/ops tests/layers tests/zoo
 
 bench: $(OP_LIBRARY)
 	KERAS_BACKEND=tensorflow $(BIN)/python -m benchmarks.custom_ops

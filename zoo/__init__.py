@@ -22,20 +22,25 @@ from fwp_keras.zoo.linear_transformer.linear_transformer_causal_lm import Linear
 from fwp_keras.zoo.linear_transformer.linear_transformer_causal_lm_preprocessor import (
     LinearTransformerCausalLMPreprocessor,
 )
+from fwp_keras.zoo.linear_transformer.linear_transformer_tokenizer import LinearTransformerTokenizer
 from fwp_keras.zoo.performer.performer_backbone import PerformerBackbone
 from fwp_keras.zoo.performer.performer_causal_lm import PerformerCausalLM
 from fwp_keras.zoo.performer.performer_causal_lm_preprocessor import PerformerCausalLMPreprocessor
+from fwp_keras.zoo.performer.performer_tokenizer import PerformerTokenizer
 from fwp_keras.zoo.dpfp.dpfp_backbone import DPFPBackbone
 from fwp_keras.zoo.dpfp.dpfp_causal_lm import DPFPCausalLM
 from fwp_keras.zoo.dpfp.dpfp_causal_lm_preprocessor import DPFPCausalLMPreprocessor
+from fwp_keras.zoo.dpfp.dpfp_tokenizer import DPFPTokenizer
 from fwp_keras.zoo.delta_net.delta_net_backbone import DeltaNetBackbone
 from fwp_keras.zoo.delta_net.delta_net_causal_lm import DeltaNetCausalLM
 from fwp_keras.zoo.delta_net.delta_net_causal_lm_preprocessor import DeltaNetCausalLMPreprocessor
+from fwp_keras.zoo.delta_net.delta_net_tokenizer import DeltaNetTokenizer
 from fwp_keras.zoo.transformer.transformer_backbone import TransformerBackbone
 from fwp_keras.zoo.transformer.transformer_causal_lm import TransformerCausalLM
 from fwp_keras.zoo.transformer.transformer_causal_lm_preprocessor import (
     TransformerCausalLMPreprocessor,
 )
+from fwp_keras.zoo.transformer.transformer_tokenizer import TransformerTokenizer
 from fwp_keras.zoo.export import export_saved_model
 from fwp_keras.zoo.presets import record_training
 # Registers the shipped presets of every family with keras-hub, by name.

@@ -58,7 +58,9 @@ def test_bad_arguments(kwargs, match):
         (dict(feature_map=lambda: DPFP(nu=8)), "`nu` must be in 1 .. 2d - 1 = 7"),
         (dict(normalization="Sum"), "`normalization` must be one of"),
     ],
-    ids=lambda p: "-".join(f"{k}={v!r}" for k, v in p.items()) if isinstance(p, dict) else p,
+    # A function's repr holds its address: named instead, so that every worker collects one id.
+    ids=lambda p: "-".join(f"{k}={getattr(v, '__name__', None) if callable(v) else v!r}"
+                           for k, v in p.items()) if isinstance(p, dict) else p,
 )
 def test_bad_arguments_fail_at_construction(kwargs, match):
     """No call needed: the constructor names the argument and what it expects."""

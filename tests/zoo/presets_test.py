@@ -33,10 +33,17 @@ def assert_same_weights(a, b):
                          else ["delta_net"])
 def test_preset_round_trip_is_bit_identical(family, tmp_path):
     cls, _ = FAMILIES[family]
+    tokenizer_cls = cls.preprocessor_cls.tokenizer_cls  # the family's own, e.g. DeltaNetTokenizer
     lm = zu.make_lm(family, vocabulary_size=zu.sentence_piece_tokenizer().vocabulary_size(),
-                    preprocessor=lambda: cls.preprocessor_cls(zu.sentence_piece_tokenizer(),
-                                                              sequence_length=12))
+                    preprocessor=lambda: cls.preprocessor_cls(
+                        zu.sentence_piece_tokenizer(cls=tokenizer_cls), sequence_length=12))
     lm.save_to_preset(str(tmp_path))
+    text = ["Fair is foul, and foul is fair"]
+    for loader in (tokenizer_cls, keras_hub.models.Tokenizer):
+        tokenizer = loader.from_preset(str(tmp_path))
+        assert type(tokenizer) is tokenizer_cls
+        np.testing.assert_array_equal(to_np(tokenizer(text)),
+                                      to_np(lm.preprocessor.tokenizer(text)))
     for loader in (cls, keras_hub.models.CausalLM):  # the base class finds the family's class
         loaded = loader.from_preset(str(tmp_path))
         assert type(loaded) is cls and type(loaded.backbone) is cls.backbone_cls
@@ -117,7 +124,8 @@ def test_every_family_has_a_presets_directory_in_the_package():
 
 
 @pytest.mark.parametrize("cls", [zoo.DeltaNetCausalLM, zoo.DeltaNetBackbone,
-                                 zoo.TransformerCausalLM, zoo.DeltaNetCausalLMPreprocessor])
+                                 zoo.TransformerCausalLM, zoo.DeltaNetCausalLMPreprocessor,
+                                 zoo.DeltaNetTokenizer])
 def test_unknown_preset_name_lists_the_available_ones(cls, tmp_path):
     (tmp_path / "presets" / "delta_net_listed").mkdir(parents=True)
     zu.make_lm("delta_net").save_to_preset(str(tmp_path / "presets" / "delta_net_listed"))

@@ -72,10 +72,10 @@ def prompts(lengths, width, seed=0):
     return {"token_ids": ids.astype("int32"), "padding_mask": mask}
 
 
-def sentence_piece_tokenizer(vocabulary_size=120):
+def sentence_piece_tokenizer(vocabulary_size=120, cls=zoo.FastWeightTokenizer):
     """A SentencePiece vocabulary trained here on the first lines of one play (a new tokenizer
     on every call, from one trained proto)."""
-    return zoo.FastWeightTokenizer(proto=_sentence_piece_proto(vocabulary_size))
+    return cls(proto=_sentence_piece_proto(vocabulary_size))
 
 
 @functools.lru_cache(maxsize=None)
@@ -84,8 +84,10 @@ def _sentence_piece_proto(vocabulary_size):
     if not os.path.exists(path):
         with open(os.path.join(SHAKESPEARE, "macbeth_gut.txt"), encoding="utf-8") as source:
             lines = [line for line in source.read().splitlines() if line.strip()][:1500]
-        with open(path, "w", encoding="utf-8") as target:
+        partial = f"{path}.{os.getpid()}"  # then renamed: parallel test workers share the file
+        with open(partial, "w", encoding="utf-8") as target:
             target.write("\n".join(lines))
+        os.replace(partial, path)
     return zoo.train_sentence_piece_tokenizer([path], vocabulary_size).proto
 
 

@@ -9,10 +9,11 @@ import keras
 import keras_hub
 
 from fwp_keras.zoo.fast_weight.fast_weight_backbone import FastWeightBackbone
+from fwp_keras.zoo.presets import NamedPresets
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
-class FastWeightTokenizer(keras_hub.tokenizers.SentencePieceTokenizer):
+class FastWeightTokenizer(NamedPresets, keras_hub.tokenizers.SentencePieceTokenizer):
     """keras-hub's `SentencePieceTokenizer` with the start, end and pad tokens declared, so
     that `CausalLMPreprocessor` can pack and `generate` can stop at `</s>`."""
 

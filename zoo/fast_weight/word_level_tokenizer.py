@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from fwp_keras.zoo.fast_weight.fast_weight_backbone import FastWeightBackbone
+from fwp_keras.zoo.presets import NamedPresets
 from keras_hub.src.utils.tensor_utils import (
     canonicalize_python_string_inputs,
     canonicalize_python_token_inputs,
@@ -26,7 +27,7 @@ SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>")
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
-class WordLevelTokenizer(keras_hub.tokenizers.Tokenizer):
+class WordLevelTokenizer(NamedPresets, keras_hub.tokenizers.Tokenizer):
     """Maps whitespace-separated words to ids; words outside the vocabulary become `<unk>`
     (WikiText's own unknown-word token, kept as one word of the vocabulary).
 

@@ -1,0 +1,15 @@
+"""DPFPTokenizer: the zoo's SentencePiece tokenizer for `DPFPCausalLM`."""
+
+import keras
+
+from fwp_keras.zoo.fast_weight.fast_weight_tokenizer import FastWeightTokenizer
+from fwp_keras.zoo.dpfp.dpfp_backbone import DPFPBackbone
+
+
+@keras.saving.register_keras_serializable(package="fwp_keras")
+class DPFPTokenizer(FastWeightTokenizer):
+    """`FastWeightTokenizer` of the DPFP family: `DPFPTokenizer.from_preset` and
+    `keras_hub.models.Tokenizer.from_preset` find it from the family's presets (and load the
+    tokenizer a preset holds, e.g. a `WordLevelTokenizer`)."""
+
+    backbone_cls = DPFPBackbone

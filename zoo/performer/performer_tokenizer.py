@@ -1,0 +1,15 @@
+"""PerformerTokenizer: the zoo's SentencePiece tokenizer for `PerformerCausalLM`."""
+
+import keras
+
+from fwp_keras.zoo.fast_weight.fast_weight_tokenizer import FastWeightTokenizer
+from fwp_keras.zoo.performer.performer_backbone import PerformerBackbone
+
+
+@keras.saving.register_keras_serializable(package="fwp_keras")
+class PerformerTokenizer(FastWeightTokenizer):
+    """`FastWeightTokenizer` of the Performer family: `PerformerTokenizer.from_preset` and
+    `keras_hub.models.Tokenizer.from_preset` find it from the family's presets (and load the
+    tokenizer a preset holds, e.g. a `WordLevelTokenizer`)."""
+
+    backbone_cls = PerformerBackbone
