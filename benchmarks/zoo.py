@@ -13,7 +13,7 @@ process (`benchmarks.chunked_memory.run_one`):
   interleaved round-robin; tokens/s per sequence = steps / decode time; prefill speed-up = prompt length x (one
   decode step) / prefill. Decoding memory: the peak RSS increase during one decode loop, and
   the bytes of the cache itself.
-- train (T = 256 at batch 8; 2,048 and 8,192 at batch 1): `fit` on random tokens, Adam,
+- train (T = 256 at batch 8; 2,048, 4,096 and 8,192 at batch 1): `fit` on random tokens, Adam,
   sparse cross-entropy on logits; the median step time of `--repeats` steps after 2 warm-up
   steps (a callback timing `on_train_batch_end`); tokens/s = B T / step time.
 
@@ -291,7 +291,7 @@ def main(argv=None):
     parser.add_argument("--decode-batches", nargs="+", type=int, default=[1, 8])
     parser.add_argument("--prompts", nargs="+", type=int, default=[512, 2048, 8192])
     parser.add_argument("--train-points", nargs="+", type=lambda s: tuple(map(int, s.split("x"))),
-                        default=[(8, 256), (1, 2048), (1, 8192)], help="BATCHxLENGTH ...")
+                        default=[(8, 256), (1, 2048), (1, 4096), (1, 8192)], help="BATCHxLENGTH ...")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=64, help="decoded tokens per timing")
     parser.add_argument("--timeout", type=float, default=1800)
