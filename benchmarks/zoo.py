@@ -10,15 +10,15 @@ process (`benchmarks.chunked_memory.run_one`):
   `--steps` greedy tokens in one traced `tf.while_loop` of one-token `call_with_cache` calls on
   the prefilled cache (the loop keras-hub's samplers run, without `generate`'s prefill in the
   timing), the medians of `--repeats` runs after a warm-up, the prompt lengths' decode runs
-  interleaved round-robin; tokens/s per sequence = steps / decode time; prefill speed-up = prompt length x (one
-  decode step) / prefill. Decoding memory: the peak RSS increase during one decode loop, and
-  the bytes of the cache itself.
+  interleaved round-robin; tokens/s per sequence = steps / decode time; prefill speed-up =
+  prompt length x (one decode step) / prefill. Decoding memory: the peak RSS increase during
+  one decode loop, and the bytes of the cache itself.
 - train (T = 256 at batch 8; 2,048, 4,096 and 8,192 at batch 1): `fit` on random tokens, Adam,
   sparse cross-entropy on logits; the median step time of `--repeats` steps after 2 warm-up
   steps (a callback timing `on_train_batch_end`); tokens/s = B T / step time.
 
-Softmax configurations whose attention scores would not fit (`--max-scores-gb`) are skipped,
-with the reason recorded.
+Softmax configurations whose attention scores and probabilities would not fit
+(`--max-scores-gb`) are skipped, with the reason recorded.
 
     KERAS_BACKEND=tensorflow python -m benchmarks.zoo          # `make bench-zoo`
 
@@ -168,8 +168,10 @@ def worker(config):
     print(RESULT_TAG + json.dumps(result), flush=True)
 
 
-def scores_gb(batch, length):
-    return batch * SIZE["num_heads"] * length * length * 4 / 2**30
+def scores_gb(batch, length, layers=1):
+    """GiB of float32 attention scores and probabilities softmax keeps for `layers` layers (a
+    prefill frees each layer's; training keeps every layer's for the backward)."""
+    return 2 * layers * batch * SIZE["num_heads"] * length * length * 4 / 2**30
 
 
 def measure(args):
@@ -184,7 +186,7 @@ def measure(args):
                 results = run_one(config, args.timeout, module=MODULE, tag=RESULT_TAG)
                 for prompt in args.prompts:
                     result = results.get(str(prompt)) or {"skipped": results.get(
-                        "skipped", f"memory: its attention scores take "
+                        "skipped", f"memory: its attention scores and probabilities take "
                         f"{scores_gb(batch, prompt):.0f} GiB")}
                     rows.append({"kind": "decode", "model": model, "batch": batch,
                                  "prompt": prompt, "result": result})
@@ -195,10 +197,10 @@ def measure(args):
             for model in args.models:
                 config = {"kind": "train", "model": model, "batch": batch, "length": length,
                           "repeats": args.repeats}
-                # Softmax training keeps the probabilities of every layer for the backward.
-                needed = scores_gb(batch, length) * 2 * SIZE["num_layers"]
+                needed = scores_gb(batch, length, SIZE["num_layers"])
                 if model == "transformer" and needed > args.max_scores_gb:
-                    result = {"skipped": f"memory: its attention scores take {needed:.0f} GiB"}
+                    result = {"skipped": f"memory: its attention scores and probabilities "
+                                         f"take {needed:.0f} GiB"}
                 else:
                     result = run_one(config, args.timeout, module=MODULE, tag=RESULT_TAG)
                 rows.append({**config, "result": result})
@@ -291,11 +293,13 @@ def main(argv=None):
     parser.add_argument("--decode-batches", nargs="+", type=int, default=[1, 8])
     parser.add_argument("--prompts", nargs="+", type=int, default=[512, 2048, 8192])
     parser.add_argument("--train-points", nargs="+", type=lambda s: tuple(map(int, s.split("x"))),
-                        default=[(8, 256), (1, 2048), (1, 4096), (1, 8192)], help="BATCHxLENGTH ...")
+                        default=[(8, 256), (1, 2048), (1, 4096), (1, 8192)],
+                        help="BATCHxLENGTH ...")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=64, help="decoded tokens per timing")
     parser.add_argument("--timeout", type=float, default=1800)
-    parser.add_argument("--max-scores-gb", type=float, default=6.0)
+    parser.add_argument("--max-scores-gb", type=float, default=20.0,
+                        help="skip softmax runs whose scores would take more GiB (here: 23 in all)")
     args = parser.parse_args(argv)
     if args.worker:
         return worker(json.loads(args.worker))
