@@ -78,6 +78,16 @@ def test_cache_of_the_wrong_shape(lm):
                                         "memory": cache["memory"][:1]})
 
 
+def test_call_with_cache_takes_batches_of_sequences(lm):
+    ids = zu.prompts([5], 5)["token_ids"]
+    with pytest.raises(ValueError, match=r"`token_ids` must be \[batch, length\]"):
+        lm.call_with_cache(ids[0], None)
+    with pytest.raises(ValueError, match=r"`padding_mask` must be \[batch, length\]"):
+        lm.call_with_cache(ids, None, padding_mask=np.ones(5, bool))
+    with pytest.raises(ValueError, match=r"`token_ids` must be \[batch, length\]"):
+        zu.make_lm("transformer").call_with_cache(ids[0], None, 0)
+
+
 def test_families_refuse_the_choices_they_fix():
     with pytest.raises(ValueError, match="update_rule"):
         zoo.DeltaNetBackbone(**zu.SMALL, update_rule="sum")

@@ -104,6 +104,8 @@ def test_word_level_preprocessor_packs_for_fit():
     (lambda: zoo.train_sentence_piece_tokenizer([zu.WIKITEXT], 10), "vocabulary_size=10"),
     (lambda: zoo.WordLevelTokenizer(["a", "b"]), "must start with"),
     (lambda: zoo.load_tokenizer("/tmp"), "tokenizer.json"),
+    (lambda: zoo.WordLevelTokenizer(["<pad>", "<unk>", "<s>", "</s>", "a"])(
+        {"token_ids": np.zeros((1, 2), "int32")}), "`inputs` must be strings"),
 ])
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):

@@ -44,6 +44,7 @@ class FastWeightCausalLM(ZooCausalLM):
         return self.backbone.embeddings.logits(hidden), hidden, cache
 
     def _run_with_cache(self, token_ids, cache, padding_mask):
+        self._check_sequences(token_ids, padding_mask)
         batch = ops.shape(token_ids)[0]
         if cache is None:
             memory = (None,) * self.backbone.num_layers

@@ -106,6 +106,11 @@ class WordLevelTokenizer(NamedPresets, keras_hub.tokenizers.Tokenizer):
 
     def tokenize(self, inputs):
         self._check_vocabulary()
+        if isinstance(inputs, dict):  # e.g. a dataset already mapped through the preprocessor
+            raise ValueError(
+                "`inputs` must be strings. Received a dict with keys "
+                f"{sorted(inputs)}: token ids go to a model without a preprocessor."
+            )
         if self._use_tf_workflow():
             return self._tokenize_tf(inputs)
         texts, batched, _ = canonicalize_python_string_inputs(inputs)

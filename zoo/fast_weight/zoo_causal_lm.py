@@ -115,6 +115,13 @@ class ZooCausalLM(NamedPresets, keras_hub.models.CausalLM):
                 "(its max_sequence_length)."
             )
 
+    def _check_sequences(self, token_ids, padding_mask=None):
+        """`call_with_cache` takes `token_ids` (and `padding_mask`) as [batch, length]."""
+        for name, x in (("token_ids", token_ids), ("padding_mask", padding_mask)):
+            shape = None if x is None else tuple(x.shape if hasattr(x, "shape") else np.shape(x))
+            if shape is not None and len(shape) != 2:
+                raise ValueError(f"`{name}` must be [batch, length]. Received shape: {shape}")
+
     def _check_cache_structure(self, cache, expected, name="cache"):
         """A cache passed to `call_with_cache` must match `expected` (`keras.KerasTensor`s)."""
         def shapes(structure):

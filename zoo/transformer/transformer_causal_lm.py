@@ -24,6 +24,7 @@ class TransformerCausalLM(ZooCausalLM):
     def call_with_cache(self, token_ids, cache, cache_update_index):
         """`token_ids [B, T]` written at `cache_update_index` of the key/value `cache`;
         returns `(logits, hidden, cache)`."""
+        self._check_sequences(token_ids)
         batch, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
         positions = ops.broadcast_to(
             cache_update_index + ops.arange(length, dtype="int32")[None, :], (batch, length)
