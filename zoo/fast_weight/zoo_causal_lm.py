@@ -118,9 +118,9 @@ class ZooCausalLM(NamedPresets, keras_hub.models.CausalLM):
     def _check_sequences(self, token_ids, padding_mask=None):
         """`call_with_cache` takes `token_ids` (and `padding_mask`) as [batch, length]."""
         for name, x in (("token_ids", token_ids), ("padding_mask", padding_mask)):
-            shape = None if x is None else tuple(x.shape if hasattr(x, "shape") else np.shape(x))
-            if shape is not None and len(shape) != 2:
-                raise ValueError(f"`{name}` must be [batch, length]. Received shape: {shape}")
+            if x is not None and len(np.shape(x)) != 2:  # np.shape reads any tensor's .shape
+                raise ValueError(
+                    f"`{name}` must be [batch, length]. Received shape: {tuple(np.shape(x))}")
 
     def _check_cache_structure(self, cache, expected, name="cache"):
         """A cache passed to `call_with_cache` must match `expected` (`keras.KerasTensor`s)."""

@@ -1,4 +1,4 @@
-"""LinearTransformerTokenizer: the zoo's SentencePiece tokenizer for `LinearTransformerCausalLM`."""
+"""LinearTransformerTokenizer: the SentencePiece tokenizer of `LinearTransformerCausalLM`."""
 
 import keras
 
@@ -8,8 +8,8 @@ from fwp_keras.zoo.linear_transformer.linear_transformer_backbone import LinearT
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
 class LinearTransformerTokenizer(FastWeightTokenizer):
-    """`FastWeightTokenizer` of the Linear Transformer family: `LinearTransformerTokenizer.from_preset` and
-    `keras_hub.models.Tokenizer.from_preset` find it from the family's presets (and load the
-    tokenizer a preset holds, e.g. a `WordLevelTokenizer`)."""
+    """The family's `FastWeightTokenizer`, so that `LinearTransformerTokenizer.from_preset` and
+    `keras_hub.models.Tokenizer.from_preset` find a tokenizer class for its presets (they load
+    the tokenizer a preset holds, e.g. a `WordLevelTokenizer`)."""
 
     backbone_cls = LinearTransformerBackbone

@@ -8,8 +8,8 @@ from fwp_keras.zoo.transformer.transformer_backbone import TransformerBackbone
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
 class TransformerTokenizer(FastWeightTokenizer):
-    """`FastWeightTokenizer` of the softmax Transformer baseline family: `TransformerTokenizer.from_preset` and
-    `keras_hub.models.Tokenizer.from_preset` find it from the family's presets (and load the
-    tokenizer a preset holds, e.g. a `WordLevelTokenizer`)."""
+    """The family's `FastWeightTokenizer`, so that `TransformerTokenizer.from_preset` and
+    `keras_hub.models.Tokenizer.from_preset` find a tokenizer class for its presets (they load
+    the tokenizer a preset holds, e.g. a `WordLevelTokenizer`)."""
 
     backbone_cls = TransformerBackbone
