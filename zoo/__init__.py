@@ -41,6 +41,11 @@ from fwp_keras.zoo.transformer.transformer_causal_lm_preprocessor import (
     TransformerCausalLMPreprocessor,
 )
 from fwp_keras.zoo.transformer.transformer_tokenizer import TransformerTokenizer
+from fwp_keras.zoo.retrieval.associative_memory import AssociativeMemory
+from fwp_keras.zoo.retrieval.associative_retrieval_model import (
+    AssociativeRetrievalModel,
+    squared_error,
+)
 from fwp_keras.zoo.export import export_saved_model
 from fwp_keras.zoo.presets import record_training
 # Registers the shipped presets of every family with keras-hub, by name.

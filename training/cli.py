@@ -1,0 +1,76 @@
+"""The command lines: `fwp-train synthetic|lm ...` and `fwp-evaluate lm ...`.
+
+`python -m fwp_keras.training ...` is `fwp-train`. Each task is a module with `add_arguments`
+and `run`: `synthetic.py` (Sec. 6.1), `language_modeling.py` (Sec. 6.3); `evaluate.py` holds
+the perplexity protocols.
+"""
+
+import argparse
+import json
+import sys
+
+import keras
+
+from fwp_keras.training import evaluate, language_modeling, synthetic
+from fwp_keras.training.distribution import DISTRIBUTIONS, Distribution
+
+TASKS = {"synthetic": synthetic, "lm": language_modeling}
+MIXED_PRECISION = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
+def add_common_arguments(parser):
+    parser.add_argument("--output-dir", required=True,
+                        help="checkpoints, logs, the preset, results.json and plots go here; "
+                             "the same command resumes a run killed in it")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mixed-precision", choices=sorted(MIXED_PRECISION),
+                        help="compute in 16 bits (fast weights stay float32; float16 scales "
+                             "the loss)")
+    parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="none")
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                        help="Keras' fit verbosity: 1 is its progress bar")
+
+
+def train_parser():
+    parser = argparse.ArgumentParser(
+        prog="fwp-train", description="Train a fast weight model with model.fit.")
+    tasks = parser.add_subparsers(dest="task", required=True)
+    for name, module in TASKS.items():
+        task = tasks.add_parser(name, help=module.__doc__.splitlines()[0],
+                                description=module.__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_common_arguments(task)
+        module.add_arguments(task)
+    return parser
+
+
+def set_up(args):
+    """Seeds, precision and distribution, before any model exists."""
+    keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy(MIXED_PRECISION[args.mixed_precision])
+    return Distribution(args.distribution)
+
+
+def train(argv=None):
+    args = train_parser().parse_args(argv)
+    try:
+        distribution = set_up(args)
+        results = TASKS[args.task].run(args, distribution)
+    except ValueError as error:
+        print(f"fwp-train {args.task}: error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(results, indent=2, sort_keys=True))
+    return 0
+
+
+def evaluate_main(argv=None):
+    parser = evaluate.parser()
+    args = parser.parse_args(argv)
+    try:
+        results = evaluate.run(args)
+    except ValueError as error:
+        print(f"fwp-evaluate {args.task}: error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(results, indent=2, sort_keys=True))
+    return 0

@@ -1,0 +1,126 @@
+"""`fwp-train synthetic`: the associative-retrieval task of the paper's Sec. 6.1 on `model.fit`.
+
+    fwp-train synthetic --setting 2 --num-keys 20 --model delta_net --feature-map dpfp \
+        --output-dir runs/delta
+
+Stops, as in the paper, when the evaluation loss (20 sequences x all S queries) falls below
+0.001 or has not improved for 1,000 steps; Adam with its default settings, batch 32.
+"""
+
+import keras
+
+from fwp_keras.layers import feature_maps
+from fwp_keras.training.datasets import retrieval_dataset, retrieval_evaluation_data
+from fwp_keras.training.training_run import TrainingRun
+from fwp_keras.zoo import AssociativeRetrievalModel, squared_error
+
+# The memories the paper compares (Sec. 6.1), by name; flags may change the feature map etc.
+MODELS = {
+    "linear_transformer": dict(feature_map="elu_plus_one", update_rule="sum"),
+    "performer": dict(feature_map="favor_plus", update_rule="sum"),
+    "dpfp": dict(feature_map="dpfp", update_rule="sum"),
+    "delta_net": dict(feature_map="elu_plus_one", update_rule="delta"),
+    # Schlag et al. (2021): the delta rule on tanh features without normalisation.
+    "schlag_2021": dict(feature_map="tanh", update_rule="delta", normalization=None),
+    "transformer": dict(memory="softmax"),
+}
+
+
+def add_arguments(parser):
+    task = parser.add_argument_group("task (Sec. 6.1)")
+    task.add_argument("--setting", type=int, choices=(1, 2), default=1,
+                      help="1: L = S keys without replacement; 2: L = 2S, keys re-assigned")
+    task.add_argument("--num-keys", type=int, default=20, help="S, keys and values (default 20)")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default="delta_net",
+                       help=f"one of {sorted(MODELS)}, or a retrieval preset to start from")
+    model.add_argument("--feature-map", choices=sorted(feature_maps.FEATURE_MAPS),
+                       help="override the model's feature map")
+    model.add_argument("--nu", type=int, default=1, help="DPFP's nu (default 1)")
+    model.add_argument("--num-features", type=int, default=64,
+                       help="FAVOR+'s m (default 64; d_dot = 2m)")
+    model.add_argument("--update-rule", choices=("sum", "delta", "gated"))
+    model.add_argument("--normalization", choices=("sum", "attention", "l2", "none"))
+    model.add_argument("--key-dim", type=int, default=64, help="d_key (default 64)")
+    training = parser.add_argument_group("training")
+    training.add_argument("--batch-size", type=int, default=32)
+    training.add_argument("--learning-rate", type=float, default=1e-3,
+                          help="Adam's (its other settings are Keras' defaults)")
+    training.add_argument("--max-steps", type=int, default=100_000)
+    training.add_argument("--eval-every", type=int, default=100,
+                          help="steps between evaluations (one epoch of the logs)")
+    training.add_argument("--stop-below", type=float, default=0.001,
+                          help="stop when the evaluation loss falls below this")
+    training.add_argument("--patience-steps", type=int, default=1000,
+                          help="stop when the evaluation loss has not improved for this long")
+
+
+def model_options(args):
+    if args.model not in MODELS:
+        return None
+    options = dict(MODELS[args.model])
+    if args.feature_map:
+        options["feature_map"] = args.feature_map
+        if args.model == "schlag_2021":
+            options["normalization"] = None
+    if args.update_rule:
+        options["update_rule"] = args.update_rule
+    if args.normalization:
+        options["normalization"] = None if args.normalization == "none" else args.normalization
+    name = options.get("feature_map")
+    if name == "dpfp":
+        options["feature_map"] = feature_maps.DPFP(nu=args.nu)
+    elif name == "favor_plus":
+        options["feature_map"] = feature_maps.FAVORPlus(num_features=args.num_features,
+                                                        seed=args.seed)
+    return options
+
+
+def build_model(args):
+    options = model_options(args)
+    if options is None:
+        model = AssociativeRetrievalModel.from_preset(args.model)
+        if model.num_keys != args.num_keys:
+            raise ValueError(f"The preset {args.model!r} was made for --num-keys "
+                             f"{model.num_keys}. Received: --num-keys {args.num_keys}")
+        return model
+    return AssociativeRetrievalModel(args.num_keys, key_dim=args.key_dim, **options)
+
+
+def check_arguments(args, models=MODELS):
+    for name in ("num_keys", "batch_size", "max_steps", "eval_every", "key_dim", "nu",
+                 "num_features", "patience_steps"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"`--{name.replace('_', '-')}` must be an integer >= 1. "
+                             f"Received: {getattr(args, name)}")
+
+
+def run(args, strategy):
+    check_arguments(args)
+    train_run = TrainingRun(args.output_dir, steps_per_epoch=args.eval_every,
+                            max_steps=args.max_steps, threshold=args.stop_below,
+                            patience_steps=args.patience_steps)
+    with strategy.scope():
+        model = build_model(args)
+        model.compile(keras.optimizers.Adam(args.learning_rate), loss=squared_error,
+                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    data = retrieval_dataset(args.num_keys, args.setting, batch_size=args.batch_size,
+                             seed=args.seed, start_step=train_run.start_step)
+    evaluation = retrieval_evaluation_data(args.num_keys, args.setting, seed=args.seed)
+    history, seconds = train_run.fit(model, data, evaluation, verbose=args.verbose)
+    final = model.evaluate(*evaluation, verbose=0, return_dict=True)
+    model.save_to_preset(train_run.preset_dir)
+    steps = len(history) * args.eval_every
+    results = train_run.write_results({
+        "task": "synthetic", "setting": args.setting, "num_keys": args.num_keys,
+        "model": args.model, "memory": model.memory, "feature_map": model.feature_map,
+        "update_rule": model.update_rule, "normalization": model.normalization,
+        "d_dot": model.memory_layer.attention.state_key_dim if model.memory == "fast_weight"
+        else None,
+        "steps": steps, "train_seconds": seconds,
+        "eval_loss": final["loss"], "eval_accuracy": final["accuracy"],
+        "best_eval_loss": train_run.stopper.best, "preset": train_run.preset_dir,
+    })
+    results["plot"] = train_run.plot_learning_curves(
+        ("loss", "accuracy"), title=f"{args.model}, setting {args.setting}, S = {args.num_keys}")
+    return results

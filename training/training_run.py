@@ -1,0 +1,180 @@
+"""TrainingRun: an output directory and everything a resumable `fit` writes into it.
+
+    <output-dir>/checkpoints/backup/   Keras `BackupAndRestore`: weights, optimizer and seed
+                                       states at the end of every epoch (two copies: a kill
+                                       while writing falls back to the previous one)
+    <output-dir>/checkpoints/best.weights.h5    the weights of the best evaluation
+    <output-dir>/log.csv               one row per epoch (Keras `CSVLogger`)
+    <output-dir>/tensorboard/          TensorBoard logs
+    <output-dir>/preset/               the final model as a keras-hub preset
+    <output-dir>/results.json          the command, settings, metrics, wall time and paths
+    <output-dir>/*.png                 plots
+
+An epoch here is one evaluation interval (`steps_per_epoch` training steps on an endless,
+step-indexed dataset). A run started again with the same command reads the backup's epoch,
+builds its data from the step after it, and drops the log rows of epochs it will redo, so it
+ends as the uninterrupted run would (`tests/training/resume_test.py`).
+"""
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+
+import keras
+
+from fwp_keras.training.callbacks import StopWhen
+
+
+def write_json(path, data):
+    """Written to a temporary file and renamed: a crash never leaves half a file."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as file:
+        json.dump(data, file, indent=2, sort_keys=True)
+        file.write("\n")
+    os.replace(temporary, path)
+
+
+class TrainingRun:
+    """See the module docstring. `monitor` is the metric `threshold` and `patience_steps`
+    (the paper's stopping rule, `StopWhen`) and the best checkpoint look at."""
+
+    def __init__(self, output_dir, *, steps_per_epoch, max_steps, monitor="val_loss",
+                 threshold=None, patience_steps=None):
+        self.output_dir = os.path.abspath(output_dir)
+        self.steps_per_epoch = steps_per_epoch
+        self.epochs = math.ceil(max_steps / steps_per_epoch)
+        self.monitor = monitor
+        self.threshold = threshold
+        self.patience_steps = patience_steps
+        self.backup_dir = self.path("checkpoints", "backup")
+        self.best_weights = self.path("checkpoints", "best.weights.h5")
+        self.csv_log = self.path("log.csv")
+        self.tensorboard_dir = self.path("tensorboard")
+        self.preset_dir = self.path("preset")
+        self._check_writable()
+        self.initial_epoch = self._backup_epoch()
+        self.history = self._history()
+        self.stopper = StopWhen(monitor, threshold, patience_steps, steps_per_epoch,
+                                history=[row[monitor] for row in self.history if monitor in row])
+
+    def path(self, *parts):
+        return os.path.join(self.output_dir, *parts)
+
+    def _check_writable(self):
+        """Fails before any training when the output directory cannot take files."""
+        try:
+            os.makedirs(self.backup_dir, exist_ok=True)
+            probe = self.path(".write_test")
+            with open(probe, "w", encoding="utf-8") as file:
+                file.write("ok")
+            os.remove(probe)
+        except OSError as error:
+            raise ValueError(
+                f"`--output-dir` {self.output_dir!r} is not writable: {error}") from error
+
+    def _backup_epoch(self):
+        metadata = os.path.join(self.backup_dir, "training_metadata.json")
+        if not os.path.exists(metadata):
+            return 0
+        with open(metadata, encoding="utf-8") as file:
+            return int(json.load(file)["epoch"])
+
+    def _history(self):
+        """The logged epochs the backup covers; rows of later epochs (logged before a kill,
+        not yet backed up) are removed, as they will run again."""
+        if not os.path.exists(self.csv_log):
+            return []
+        with open(self.csv_log, newline="", encoding="utf-8") as file:
+            rows = [row for row in csv.DictReader(file) if int(row["epoch"]) < self.initial_epoch]
+        fields = list(rows[0]) if rows else []
+        with open(self.csv_log, "w", newline="", encoding="utf-8") as file:
+            if rows:
+                writer = csv.DictWriter(file, fields)
+                writer.writeheader()
+                writer.writerows(rows)
+        return [{key: float(value) for key, value in row.items() if value != ""} for row in rows]
+
+    @property
+    def start_step(self):
+        """The first training step this process runs (where its data must start)."""
+        return self.initial_epoch * self.steps_per_epoch
+
+    @property
+    def resumed(self):
+        return self.initial_epoch > 0
+
+    def callbacks(self):
+        best = min((row[self.monitor] for row in self.history if self.monitor in row),
+                   default=None)
+        return [
+            keras.callbacks.BackupAndRestore(self.backup_dir, save_freq="epoch",
+                                             delete_checkpoint=False, double_checkpoint=True),
+            keras.callbacks.ModelCheckpoint(self.best_weights, monitor=self.monitor,
+                                            save_best_only=True, save_weights_only=True,
+                                            initial_value_threshold=best),
+            keras.callbacks.CSVLogger(self.csv_log, append=True),
+            keras.callbacks.TensorBoard(self.tensorboard_dir),
+            self.stopper,
+        ]
+
+    def fit(self, model, data, validation_data, callbacks=(), verbose="auto"):
+        """`model.fit` for the remaining epochs; returns the whole run's per-epoch history
+        (earlier processes' epochs included) and the wall time of this process's fit."""
+        if self.resumed:
+            print(f"Resuming {self.output_dir} at step {self.start_step} "
+                  f"(epoch {self.initial_epoch} of {self.epochs}).", file=sys.stderr)
+        start = time.time()
+        if self.stopper.reason is None and self.initial_epoch < self.epochs:
+            model.fit(data, validation_data=validation_data, epochs=self.epochs,
+                      steps_per_epoch=self.steps_per_epoch,
+                      callbacks=self.callbacks() + list(callbacks), verbose=verbose)
+        seconds = time.time() - start
+        self.history = self._read_log()
+        return self.history, seconds
+
+    def _read_log(self):
+        if not os.path.exists(self.csv_log):
+            return []
+        with open(self.csv_log, newline="", encoding="utf-8") as file:
+            return [{key: float(value) for key, value in row.items() if value != ""}
+                    for row in csv.DictReader(file)]
+
+    def write_results(self, results):
+        results = {"output_dir": self.output_dir, "checkpoints": self.backup_dir,
+                   "best_weights": self.best_weights, "csv_log": self.csv_log,
+                   "tensorboard": self.tensorboard_dir, "stopped": self.stopper.reason,
+                   **results}
+        write_json(self.path("results.json"), results)
+        return results
+
+    def plot_learning_curves(self, metrics=("loss",), filename="learning_curves.png",
+                             title=None, log_scale=True):
+        """Training and evaluation curves against the training step, from the CSV log."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot
+
+        steps = [(row["epoch"] + 1) * self.steps_per_epoch for row in self.history]
+        figure, axes = pyplot.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5),
+                                       squeeze=False)
+        for axis, metric in zip(axes[0], metrics):
+            for name, label in ((metric, "training"), (f"val_{metric}", "evaluation")):
+                values = [row.get(name) for row in self.history]
+                if any(v is not None for v in values):
+                    axis.plot(steps, values, label=label)
+            axis.set_xlabel("training step")
+            axis.set_ylabel(metric)
+            if log_scale:
+                axis.set_yscale("log")
+            axis.legend()
+        if title:
+            figure.suptitle(title)
+        figure.tight_layout()
+        path = self.path(filename)
+        figure.savefig(path, dpi=100)
+        pyplot.close(figure)
+        return path
