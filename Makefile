@@ -14,7 +14,7 @@ OUT ?= demo_output
 $(INSTALLED): pyproject.toml constraints.txt setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt "setuptools>=69" wheel
-	$(BIN)/pip install --quiet --no-build-isolation -c constraints.txt -e ".[test,demo,jax,torch]"
+	$(BIN)/pip install --quiet --no-build-isolation -c constraints.txt -e ".[test,jax,torch]"
 	touch $@
 
 # The TensorFlow op library, built with tf.sysconfig's flags (CUDA launchers too where nvcc is).

@@ -1,8 +1,8 @@
 """TrainingRun: an output directory and everything a resumable `fit` writes into it.
 
-    <output-dir>/checkpoints/backup/   Keras `BackupAndRestore`: weights, optimizer and seed
-                                       states at the end of every epoch (two copies: a kill
-                                       while writing falls back to the previous one)
+    <output-dir>/checkpoints/backup/   `ResumableBackup`: weights, optimizer and seed states
+                                       at the end of every epoch (the two newest; a save is
+                                       complete or absent, whenever the kill comes)
     <output-dir>/checkpoints/best.weights.h5    the weights of the best evaluation
     <output-dir>/log.csv               one row per epoch (Keras `CSVLogger`)
     <output-dir>/tensorboard/          TensorBoard logs
@@ -25,7 +25,7 @@ import time
 
 import keras
 
-from fwp_keras.training.callbacks import StopWhen
+from fwp_keras.training.callbacks import ResumableBackup, StopWhen
 
 
 def write_json(path, data):
@@ -55,7 +55,7 @@ class TrainingRun:
         self.tensorboard_dir = self.path("tensorboard")
         self.preset_dir = self.path("preset")
         self._check_writable()
-        self.initial_epoch = self._backup_epoch()
+        self.initial_epoch = ResumableBackup.latest_epoch(self.backup_dir)
         self.history = self._history()
         self.stopper = StopWhen(monitor, threshold, patience_steps, steps_per_epoch,
                                 history=[row[monitor] for row in self.history if monitor in row])
@@ -74,13 +74,6 @@ class TrainingRun:
         except OSError as error:
             raise ValueError(
                 f"`--output-dir` {self.output_dir!r} is not writable: {error}") from error
-
-    def _backup_epoch(self):
-        metadata = os.path.join(self.backup_dir, "training_metadata.json")
-        if not os.path.exists(metadata):
-            return 0
-        with open(metadata, encoding="utf-8") as file:
-            return int(json.load(file)["epoch"])
 
     def _history(self):
         """The logged epochs the backup covers; rows of later epochs (logged before a kill,
@@ -109,15 +102,16 @@ class TrainingRun:
     def callbacks(self):
         best = min((row[self.monitor] for row in self.history if self.monitor in row),
                    default=None)
+        # The backup comes last: an epoch it covers has been logged and checkpointed (a kill
+        # between the two makes the next process redo that epoch and its log row).
         return [
-            keras.callbacks.BackupAndRestore(self.backup_dir, save_freq="epoch",
-                                             delete_checkpoint=False, double_checkpoint=True),
+            keras.callbacks.CSVLogger(self.csv_log, append=True),
             keras.callbacks.ModelCheckpoint(self.best_weights, monitor=self.monitor,
                                             save_best_only=True, save_weights_only=True,
                                             initial_value_threshold=best),
-            keras.callbacks.CSVLogger(self.csv_log, append=True),
             keras.callbacks.TensorBoard(self.tensorboard_dir),
             self.stopper,
+            ResumableBackup(self.backup_dir),
         ]
 
     def fit(self, model, data, validation_data, callbacks=(), verbose="auto"):

@@ -16,6 +16,7 @@ from fwp_keras import _validation as validation
 from fwp_keras import ops as memory_ops
 from fwp_keras.layers import feature_maps
 from fwp_keras.ops import _common as memory_common
+from fwp_keras.ops import diagnostics as memory_diagnostics
 
 UPDATE_RULES = ("sum", "delta", "gated")
 NORMALIZATIONS = ("sum", "attention", "l2", None)
@@ -241,10 +242,22 @@ class FastWeightAttention(keras.layers.Layer):
             padding_mask = value_mask if cross else (query_mask if query_mask is not None
                                                      else mask)
         padding_mask = self._check_padding_mask(padding_mask, memory)
+        q, k, v, beta = self._program(query, memory, padding_mask, training,
+                                      redraw=initial_state is None)
+        output, state = self._memory(q, k, v, beta, initial_state)
+        output = ops.reshape(
+            output, (ops.shape(output)[0], ops.shape(output)[1], self.num_heads * self.value_dim)
+        )
+        output = self.output_dense(ops.cast(output, self.compute_dtype))
+        return (output, state) if return_state else output
+
+    def _program(self, query, memory, padding_mask, training, redraw):
+        """The slow weights' program: `q, k [B, T, H, Dk]` (features), `v [B, T, H, Dv]` and
+        `beta [B, T, H]` (None for the sum rule), padded positions zeroed."""
         q = self._split_heads(self.query_dense(query), self.key_dim)
         k = self._split_heads(self.key_dense(memory), self.key_dim)
         v = self._split_heads(self.value_dense(memory), self.value_dim)
-        q, k = self._features(q, k, training, redraw=initial_state is None)
+        q, k = self._features(q, k, training, redraw=redraw)
         v = ops.cast(v, q.dtype)
 
         beta = None
@@ -257,13 +270,22 @@ class FastWeightAttention(keras.layers.Layer):
             v = ops.where(keep, v, 0)
             if beta is not None:
                 beta = ops.where(keep[..., 0], beta, 0)
+        return q, k, v, beta
 
-        output, state = self._memory(q, k, v, beta, initial_state)
-        output = ops.reshape(
-            output, (ops.shape(output)[0], ops.shape(output)[1], self.num_heads * self.value_dim)
-        )
-        output = self.output_dense(ops.cast(output, self.compute_dtype))
-        return (output, state) if return_state else output
+    def memory_statistics(self, query, padding_mask=None):
+        """What the memory writes and reads at every step of the causal self-attention over
+        `query [B, T, features]`: a dict of `[B, T, H]` float32 tensors (value, retrieved
+        and update norms, the fast weights' norm, and `z . q` under attention
+        normalisation; see `fwp_keras.ops.diagnostics`). Evaluation mode (no redraw)."""
+        if not self.causal:
+            raise ValueError("memory_statistics follows a causal memory's steps; this layer "
+                             "was constructed with causal=False.")
+        self._check_rank("query", query)
+        padding_mask = self._check_padding_mask(padding_mask, query)
+        q, k, v, beta = self._program(query, query, padding_mask, training=False, redraw=False)
+        return memory_diagnostics.memory_statistics(
+            q, k, v, beta, update_rule=self.update_rule,
+            normalize=self.normalization == "attention", eps=self.eps)
 
     def __call__(self, *args, **kwargs):
         if kwargs.get("value") is not None:

@@ -1,8 +1,10 @@
 """FastWeightBackbone: the decoder-only fast weight language model that every family configures."""
 
 import keras
+from keras import ops
 
 from fwp_keras.layers.fast_weight_decoder_block import FastWeightDecoderBlock
+from fwp_keras.zoo.fast_weight.token_and_position_embedding import positions_from_mask
 from fwp_keras.zoo.fast_weight.zoo_backbone import ZooBackbone, check_sizes
 
 
@@ -124,6 +126,19 @@ class FastWeightBackbone(ZooBackbone):
             else:
                 specs.append(s)
         return tuple(specs)
+
+    def memory_statistics(self, inputs):
+        """Per block, what its memory writes and reads at every position of
+        `{"token_ids", "padding_mask"}` (inference mode): a list of dicts of `[B, T, H]`
+        tensors, see `FastWeightAttention.memory_statistics`."""
+        padding_mask = ops.cast(inputs["padding_mask"], "bool")
+        x = self.embeddings(inputs["token_ids"], positions_from_mask(padding_mask))
+        statistics = []
+        for block in self.transformer_layers:
+            statistics.append(block.attention.memory_statistics(block.attention_norm(x),
+                                                                padding_mask=padding_mask))
+            x = block(x, padding_mask=padding_mask)
+        return statistics
 
     def get_config(self):
         config = super().get_config()

@@ -75,21 +75,35 @@ class AssociativeMemory(keras.layers.Layer):
         else:
             self.attention.build((None, None, self.key_dim), written)
 
-    def call(self, keys, values, queries, training=None):
-        written = ops.concatenate(
+    def _written(self, keys, values):
+        return ops.concatenate(
             [self.key_embedding(keys), ops.one_hot(values, self.num_keys, dtype=self.compute_dtype)],
             axis=-1,
         )
-        asked = self.key_embedding(queries)
+
+    def _memory_sequence(self, keys, values, queries):
+        """The writes, then the queries as positions that read without writing."""
+        asked = ops.pad(self.key_embedding(queries), ((0, 0), (0, 0), (0, self.num_keys)))
+        sequence = ops.concatenate([self._written(keys, values), asked], axis=1)
+        writes = ops.arange(ops.shape(sequence)[1])[None] < ops.shape(keys)[1]
+        return sequence, ops.broadcast_to(writes, ops.shape(sequence)[:2])
+
+    def call(self, keys, values, queries, training=None):
         if self.memory == "softmax":
-            return self.attention(asked, written, training=training)
-        asked = ops.pad(asked, ((0, 0), (0, 0), (0, self.num_keys)))
-        sequence = ops.concatenate([written, asked], axis=1)
-        length = ops.shape(keys)[1]
-        writes = ops.arange(ops.shape(sequence)[1])[None] < length
-        writes = ops.broadcast_to(writes, ops.shape(sequence)[:2])
+            return self.attention(self.key_embedding(queries), self._written(keys, values),
+                                  training=training)
+        sequence, writes = self._memory_sequence(keys, values, queries)
         output = self.attention(sequence, padding_mask=writes, training=training)
-        return output[:, length:]
+        return output[:, ops.shape(keys)[1]:]
+
+    def memory_statistics(self, keys, values, queries):
+        """What the fast weight memory writes and reads at each of the `L` writes (see
+        `FastWeightAttention.memory_statistics`; the query positions write nothing)."""
+        if self.memory == "softmax":
+            raise ValueError("Softmax attention has no fast weights to diagnose.")
+        sequence, writes = self._memory_sequence(keys, values, queries)
+        statistics = self.attention.memory_statistics(sequence, padding_mask=writes)
+        return {name: value[:, :ops.shape(keys)[1]] for name, value in statistics.items()}
 
     def compute_output_shape(self, keys_shape, values_shape=None, queries_shape=None):
         return tuple(queries_shape or keys_shape) + (self.num_keys,)

@@ -56,6 +56,12 @@ class AssociativeRetrievalModel(NamedPresets, keras_hub.models.Backbone):
         self.implementation = implementation
         self.supports_jit = getattr(self.memory_layer, "supports_jit", True)
 
+    def memory_statistics(self, inputs):
+        """The memory's per-write statistics for a batch of `inputs`, as a one-layer list
+        (see `FastWeightAttention.memory_statistics`)."""
+        return [self.memory_layer.memory_statistics(inputs["keys"], inputs["values"],
+                                                    inputs["queries"])]
+
     def get_config(self):
         config = super().get_config()
         config.update({name: getattr(self, name) for name in (

@@ -1,0 +1,62 @@
+"""A run killed (SIGKILL) mid-way and started again with the same command ends as the
+uninterrupted run: the same weights, bit for bit, and the same logged metrics."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+COMMAND = [sys.executable, "-m", "fwp_keras.training", "synthetic", "--setting", "2",
+           "--num-keys", "6", "--key-dim", "16", "--model", "delta_net", "--batch-size", "8",
+           "--max-steps", "100", "--eval-every", "10", "--stop-below", "0",
+           "--patience-steps", "100000", "--verbose", "0", "--seed", "5"]
+ENV = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def run(output_dir):
+    subprocess.run(COMMAND + ["--output-dir", str(output_dir)], env=ENV, check=True,
+                   capture_output=True, timeout=600)
+
+
+def logged_epochs(output_dir):
+    try:
+        with open(output_dir / "log.csv", newline="") as file:
+            return list(csv.DictReader(file))
+    except FileNotFoundError:
+        return []
+
+
+def weights(preset_dir):
+    arrays = {}
+    with h5py.File(preset_dir / "model.weights.h5") as file:
+        file.visititems(lambda name, item: arrays.__setitem__(name, item[()])
+                        if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    run(whole)
+    process = subprocess.Popen(COMMAND + ["--output-dir", str(killed)], env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while len(logged_epochs(killed)) < 4 and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert 4 <= len(logged_epochs(killed)) < 10
+    run(killed)
+    expected, got = weights(whole / "preset"), weights(killed / "preset")
+    assert expected.keys() == got.keys() and expected
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    rows, expected_rows = logged_epochs(killed), logged_epochs(whole)
+    assert [r["epoch"] for r in rows] == [str(i) for i in range(10)]
+    for row, expected_row in zip(rows, expected_rows):
+        assert row == expected_row

@@ -1,0 +1,132 @@
+"""`fwp-evaluate lm`: perplexity with both of the paper's protocols (Sec. 6.3).
+
+    fwp-evaluate lm --preset runs/lm/preset --text ../shared/data/wikitext-2/wiki.valid.tokens
+
+- Sliding window (Table 2): windows of `L` tokens moved one token at a time, every window a
+  fresh model (no state from before it); in the first window every position counts, in each
+  later one only the last (its prediction then has the full `L - 1` tokens of context).
+  Windows are independent, so they run `--batch-size` at a time: the same numbers as one by
+  one, the paper's batch of 1.
+- No truncation (Table 4): the whole text fed segment by segment of `L` tokens with the fast
+  weights carried from each segment to the next (batch 1): every prediction sees all the text
+  before it. For a fast weight model this is one pass over the whole text; the softmax
+  Transformer has no finite state to carry, so it has no such number.
+
+Both report perplexity `exp(mean NLL)` and bits per token `mean NLL / ln 2`.
+"""
+
+import argparse
+import math
+
+import keras
+import keras_hub
+import numpy as np
+from keras import ops
+
+from fwp_keras.training.datasets import text
+from fwp_keras.zoo.fast_weight.fast_weight_causal_lm import FastWeightCausalLM
+
+PROTOCOLS = ("sliding-window", "no-truncation")
+
+
+def _token_log_probs(logits, targets):
+    """log p(target) per position, in float32: `[B, T, V]`, `[B, T]` -> `[B, T]`."""
+    log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+    return ops.squeeze(ops.take_along_axis(log_probs, targets[..., None], axis=-1), -1)
+
+
+def _summary(nll, count):
+    mean = nll / count
+    return {"perplexity": math.exp(mean), "bits_per_token": mean / math.log(2),
+            "nll": mean, "tokens": int(count)}
+
+
+def sliding_window(causal_lm, tokens, sequence_length, batch_size=16, progress=True):
+    """The sliding-window protocol (see the module) over `tokens` (1-D ints)."""
+    tokens = np.asarray(tokens, np.int32)
+    length = sequence_length
+    if len(tokens) < 2:
+        raise ValueError("The text needs at least 2 tokens for one prediction.")
+    length = min(length, len(tokens) - 1)
+    windows = len(tokens) - length  # window i: inputs tokens[i : i + L]
+    nll, count = 0.0, 0
+    bar = keras.utils.Progbar(windows, unit_name="window") if progress else None
+    for first in range(0, windows, batch_size):
+        starts = np.arange(first, min(first + batch_size, windows))
+        index = starts[:, None] + np.arange(length + 1)[None]
+        segments = tokens[index]
+        logits = causal_lm({"token_ids": segments[:, :-1],
+                            "padding_mask": np.ones((len(starts), length), bool)})
+        log_probs = ops.convert_to_numpy(_token_log_probs(logits, segments[:, 1:]))
+        counted = log_probs[:, -1].astype(np.float64)
+        nll -= counted.sum()
+        count += len(starts)
+        if first == 0:  # the first window counts all its positions
+            nll -= log_probs[0, :-1].astype(np.float64).sum()
+            count += length - 1
+        if bar is not None:
+            bar.add(len(starts))
+    return _summary(nll, count)
+
+
+def no_truncation(causal_lm, tokens, sequence_length, progress=True):
+    """The no-truncation protocol: segments of `sequence_length` with the state carried."""
+    if not isinstance(causal_lm, FastWeightCausalLM):
+        raise ValueError(
+            f"No truncation carries the fast weights through the text; {type(causal_lm).__name__}"
+            " has no fast weights (use the sliding-window protocol).")
+    tokens = np.asarray(tokens, np.int32)
+    if len(tokens) < 2:
+        raise ValueError("The text needs at least 2 tokens for one prediction.")
+    nll, cache = 0.0, None
+    segments = range(0, len(tokens) - 1, sequence_length)
+    bar = keras.utils.Progbar(len(segments), unit_name="segment") if progress else None
+    for begin in segments:
+        end = min(begin + sequence_length, len(tokens) - 1)
+        logits, _, cache = causal_lm.call_with_cache(tokens[None, begin:end], cache)
+        log_probs = _token_log_probs(logits, tokens[None, begin + 1:end + 1])
+        nll -= float(np.sum(ops.convert_to_numpy(log_probs).astype(np.float64)))
+        if bar is not None:
+            bar.add(1)
+    return _summary(nll, len(tokens) - 1)
+
+
+def parser():
+    parser = argparse.ArgumentParser(prog="fwp-evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    tasks = parser.add_subparsers(dest="task", required=True)
+    lm = tasks.add_parser("lm", help="perplexity of a language-model preset on a text")
+    lm.add_argument("--preset", required=True, help="a preset name or directory")
+    lm.add_argument("--text", nargs="+", required=True, help="text files")
+    lm.add_argument("--format", choices=text.FORMATS, default="auto")
+    lm.add_argument("--sequence-length", type=int,
+                    help="L (default: the preset preprocessor's sequence_length)")
+    lm.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
+    lm.add_argument("--batch-size", type=int, default=16, help="windows a forward pass")
+    lm.add_argument("--max-tokens", type=int, help="evaluate only the first this many tokens")
+    lm.add_argument("--verbose", type=int, choices=(0, 1), default=1)
+    return parser
+
+
+def run(args):
+    for name in ("sequence_length", "batch_size", "max_tokens"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"`--{name.replace('_', '-')}` must be an integer >= 1. "
+                             f"Received: {value}")
+    documents = text.read_documents(args.text, args.format)
+    causal_lm = keras_hub.models.CausalLM.from_preset(args.preset)
+    tokenizer = causal_lm.preprocessor.tokenizer
+    tokens, _ = text.tokenize_documents(documents, tokenizer)
+    if args.max_tokens:
+        tokens = tokens[:args.max_tokens]
+    length = args.sequence_length or causal_lm.preprocessor.sequence_length
+    results = {"preset": args.preset, "text": args.text, "sequence_length": length,
+               "tokens": int(len(tokens))}
+    progress = bool(args.verbose)
+    if "sliding-window" in args.protocols:
+        results["sliding_window"] = sliding_window(causal_lm, tokens, length, args.batch_size,
+                                                   progress)
+    if "no-truncation" in args.protocols:
+        results["no_truncation"] = no_truncation(causal_lm, tokens, length, progress)
+    return results

@@ -1,0 +1,199 @@
+"""`fwp-train lm`: language modelling (the paper's Sec. 6.3) on `model.fit`.
+
+    fwp-train lm --train ../shared/data/wikitext-2/wiki.valid.tokens --tokenizer word \
+        --model delta_net --sequence-length 256 --output-dir runs/lm
+
+Text files (plain text, or WikiText's `wiki.*.tokens`) become one token stream, cut into
+segments of `--sequence-length` tokens: shuffled independent segments by default (Table 2),
+or `--carry-state`: `--batch-size` contiguous streams with each row's fast weights carried to
+its next segment (Table 4; `carried_state.py`). Without `--validation`, the last
+`--validation-fraction` of the stream is held out. `fwp-evaluate lm` then measures the
+paper's two perplexity protocols on any text.
+"""
+
+import math
+import os
+
+import keras
+import keras_hub
+import numpy as np
+
+from fwp_keras import zoo
+from fwp_keras.training.carried_state import CarriedStateLM
+from fwp_keras.training.datasets import text
+from fwp_keras.training.training_run import TrainingRun
+
+MODELS = {
+    "linear_transformer": zoo.LinearTransformerCausalLM,
+    "performer": zoo.PerformerCausalLM,
+    "dpfp": zoo.DPFPCausalLM,
+    "delta_net": zoo.DeltaNetCausalLM,
+    "transformer": zoo.TransformerCausalLM,
+}
+TOKENIZERS = ("word", "sentencepiece")
+
+
+def add_arguments(parser):
+    data = parser.add_argument_group("data")
+    data.add_argument("--train", nargs="+", required=True, help="training text files")
+    data.add_argument("--validation", nargs="+", help="validation text files")
+    data.add_argument("--validation-fraction", type=float, default=0.1,
+                      help="without --validation: the tail of the stream held out (0.1)")
+    data.add_argument("--format", choices=text.FORMATS, default="auto",
+                      help="'wikitext' for wiki.*.tokens (auto: by the file name)")
+    data.add_argument("--tokenizer", default="word",
+                      help="'word' or 'sentencepiece' (trained on --train), or a tokenizer "
+                           "preset directory; a --model preset brings its own")
+    data.add_argument("--vocabulary-size", type=int, default=8192,
+                      help="of a trained tokenizer (word: the most frequent words)")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default="delta_net",
+                       help=f"one of {sorted(MODELS)}, or a language-model preset")
+    model.add_argument("--num-layers", type=int, default=2)
+    model.add_argument("--hidden-dim", type=int, default=128)
+    model.add_argument("--num-heads", type=int, default=4)
+    model.add_argument("--intermediate-dim", type=int, default=512)
+    model.add_argument("--dropout", type=float, default=0.1)
+    model.add_argument("--nu", type=int, default=1, help="DPFP's nu")
+    model.add_argument("--num-features", type=int, default=32, help="Performer's m")
+    model.add_argument("--feature-map", default="elu_plus_one", help="Delta Net's feature map")
+    training = parser.add_argument_group("training")
+    training.add_argument("--sequence-length", type=int, default=256, help="L, tokens a segment")
+    training.add_argument("--batch-size", type=int, default=16)
+    training.add_argument("--carry-state", action="store_true",
+                          help="carry each stream's fast weights to its next segment")
+    training.add_argument("--learning-rate", type=float, default=1e-3)
+    training.add_argument("--warmup-steps", type=int, default=200)
+    training.add_argument("--clip-norm", type=float, default=1.0)
+    training.add_argument("--max-steps", type=int, default=2000)
+    training.add_argument("--eval-every", type=int, default=200)
+    training.add_argument("--eval-batches", type=int, default=20,
+                          help="validation batches per evaluation")
+    training.add_argument("--patience-steps", type=int,
+                          help="stop when the validation loss has not improved for this long")
+
+
+def check_arguments(args, distribution):
+    for name in ("vocabulary_size", "num_layers", "hidden_dim", "num_heads",
+                 "intermediate_dim", "sequence_length", "batch_size", "max_steps",
+                 "eval_every", "eval_batches", "nu", "num_features"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"`--{name.replace('_', '-')}` must be an integer >= 1. "
+                             f"Received: {getattr(args, name)}")
+    if not 0 < args.validation_fraction < 1 and not args.validation:
+        raise ValueError("`--validation-fraction` must be in (0, 1). "
+                         f"Received: {args.validation_fraction}")
+    if args.model not in MODELS and not os.path.exists(args.model):
+        raise ValueError(f"`--model` must be one of {sorted(MODELS)} or a preset directory. "
+                         f"Received: {args.model!r}")
+    if args.tokenizer not in TOKENIZERS and not os.path.isdir(args.tokenizer):
+        raise ValueError(f"`--tokenizer` must be one of {TOKENIZERS} or a tokenizer preset "
+                         f"directory. Received: {args.tokenizer!r}")
+    if args.carry_state and distribution.num_replicas > 1:
+        raise ValueError("`--carry-state` keeps one state per stream on one device; it does "
+                         "not run with --distribution yet.")
+    distribution.check_batch_size(args.batch_size)
+
+
+def load_or_build(args, output_dir):
+    """`(causal_lm, tokenizer)`: a preset's, or a new model of `--model`'s family on the
+    run's tokenizer (trained once and kept in the output directory: a resumed run reads it
+    back instead of training it again)."""
+    if args.model not in MODELS:
+        causal_lm = keras_hub.models.CausalLM.from_preset(args.model)
+        return causal_lm, causal_lm.preprocessor.tokenizer
+    saved = os.path.join(output_dir, "tokenizer")
+    if os.path.isdir(saved):
+        tokenizer = zoo.load_tokenizer(saved)
+    elif os.path.isdir(args.tokenizer):
+        tokenizer = zoo.load_tokenizer(args.tokenizer)
+    elif args.tokenizer == "word":
+        tokenizer = zoo.train_word_level_tokenizer(args.train,
+                                                   max_vocabulary_size=args.vocabulary_size)
+    else:
+        tokenizer = zoo.train_sentence_piece_tokenizer(args.train, args.vocabulary_size)
+    if not os.path.isdir(saved):
+        tokenizer.save_to_preset(saved)
+    cls = MODELS[args.model]
+    options = {"performer": dict(num_random_features=args.num_features),
+               "dpfp": dict(nu=args.nu), "delta_net": dict(feature_map=args.feature_map)}
+    backbone = cls.backbone_cls(
+        vocabulary_size=tokenizer.vocabulary_size(), num_layers=args.num_layers,
+        num_heads=args.num_heads, hidden_dim=args.hidden_dim,
+        intermediate_dim=args.intermediate_dim, dropout=args.dropout,
+        **options.get(args.model, {}))
+    preprocessor = cls.preprocessor_cls(tokenizer, sequence_length=args.sequence_length)
+    return cls(backbone, preprocessor=preprocessor), tokenizer
+
+
+def token_streams(args, tokenizer):
+    """`(train, validation)`, each `(token_ids, document_starts)`."""
+    train = text.tokenize_documents(text.read_documents(args.train, args.format), tokenizer)
+    if args.validation:
+        return train, text.tokenize_documents(
+            text.read_documents(args.validation, args.format), tokenizer)
+    tokens, starts = train
+    cut = int(len(tokens) * (1 - args.validation_fraction))
+    return ((tokens[:cut], starts[starts < cut]),
+            (tokens[cut:], np.concatenate([[0], starts[starts > cut] - cut])))
+
+
+def datasets(args, train, validation, start_step):
+    length, batch = args.sequence_length, args.batch_size
+    if args.carry_state:
+        data = text.contiguous_streams(train[0], length, batch, document_starts=train[1],
+                                       start_step=start_step)
+        per_epoch = ((len(validation[0]) - 1) // batch - 1) // length
+        evaluation = text.contiguous_streams(validation[0], length, batch,
+                                             document_starts=validation[1],
+                                             num_steps=min(args.eval_batches, per_epoch))
+    else:
+        data = text.shuffled_segments(train[0], length, batch, seed=args.seed,
+                                      start_step=start_step)
+        per_epoch = (len(validation[0]) - 1) // length // batch
+        evaluation = text.shuffled_segments(validation[0], length, batch, shuffle=False,
+                                            num_steps=min(args.eval_batches, per_epoch))
+    return data, evaluation
+
+
+def run(args, distribution):
+    check_arguments(args, distribution)
+    train_run = TrainingRun(args.output_dir, steps_per_epoch=args.eval_every,
+                            max_steps=args.max_steps, patience_steps=args.patience_steps)
+    with distribution.scope():
+        causal_lm, tokenizer = load_or_build(args, train_run.output_dir)
+        preprocessor, causal_lm.preprocessor = causal_lm.preprocessor, None  # data is ids
+        model = CarriedStateLM(causal_lm, args.batch_size) if args.carry_state else causal_lm
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, max(args.max_steps - args.warmup_steps, 1), warmup_target=args.learning_rate,
+            warmup_steps=args.warmup_steps, alpha=0.1)
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule, clipnorm=args.clip_norm),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    train, validation = token_streams(args, tokenizer)
+    data, evaluation = datasets(args, train, validation, train_run.start_step)
+    if not model.built:  # BackupAndRestore restores into built models only
+        model(next(iter(evaluation))[0])
+    history, seconds = train_run.fit(model, data, evaluation, verbose=args.verbose)
+    final = model.evaluate(evaluation, verbose=0, return_dict=True)
+    causal_lm.preprocessor = preprocessor
+    causal_lm.save_to_preset(train_run.preset_dir)
+    steps = len(history) * args.eval_every
+    results = train_run.write_results({
+        "task": "lm", "model": args.model, "carry_state": args.carry_state,
+        "sequence_length": args.sequence_length, "batch_size": args.batch_size,
+        "train_tokens": int(len(train[0])), "validation_tokens": int(len(validation[0])),
+        "vocabulary_size": tokenizer.vocabulary_size(), "steps": steps,
+        "train_seconds": seconds,
+        "train_tokens_per_second": (steps - train_run.start_step) * args.batch_size
+        * args.sequence_length / seconds if seconds > 0 and steps > train_run.start_step
+        else None,
+        "validation_loss": final["loss"], "validation_perplexity": math.exp(final["loss"]),
+        "validation_bits_per_token": final["loss"] / math.log(2),
+        "preset": train_run.preset_dir,
+    })
+    results["plot"] = train_run.plot_learning_curves(
+        ("loss", "accuracy"), title=f"{args.model}, L = {args.sequence_length}"
+        + (", carried state" if args.carry_state else ""))
+    return results
