@@ -126,12 +126,24 @@ def load_or_build(args, output_dir):
     return cls(backbone, preprocessor=preprocessor), tokenizer
 
 
-def token_streams(args, tokenizer):
+def read_documents(args):
+    """`(train, validation)` documents (validation None without `--validation`), read before
+    anything else so that a bad file fails first."""
+    def read(flag, paths):
+        try:
+            return text.read_documents(paths, args.format)
+        except ValueError as error:
+            raise ValueError(f"`{flag}`: {error}") from None
+
+    return (read("--train", args.train),
+            read("--validation", args.validation) if args.validation else None)
+
+
+def token_streams(args, documents, tokenizer):
     """`(train, validation)`, each `(token_ids, document_starts)`."""
-    train = text.tokenize_documents(text.read_documents(args.train, args.format), tokenizer)
-    if args.validation:
-        return train, text.tokenize_documents(
-            text.read_documents(args.validation, args.format), tokenizer)
+    train = text.tokenize_documents(documents[0], tokenizer)
+    if documents[1] is not None:
+        return train, text.tokenize_documents(documents[1], tokenizer)
     tokens, starts = train
     cut = int(len(tokens) * (1 - args.validation_fraction))
     return ((tokens[:cut], starts[starts < cut]),
@@ -158,6 +170,7 @@ def datasets(args, train, validation, start_step):
 
 def run(args, distribution):
     check_arguments(args, distribution)
+    documents = read_documents(args)
     train_run = TrainingRun(args.output_dir, steps_per_epoch=args.eval_every,
                             max_steps=args.max_steps, patience_steps=args.patience_steps)
     with distribution.scope():
@@ -170,8 +183,8 @@ def run(args, distribution):
         model.compile(
             optimizer=keras.optimizers.Adam(schedule, clipnorm=args.clip_norm),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    train, validation = token_streams(args, tokenizer)
+            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    train, validation = token_streams(args, documents, tokenizer)
     data, evaluation = datasets(args, train, validation, train_run.start_step)
     if not model.built:  # BackupAndRestore restores into built models only
         model(next(iter(evaluation))[0])
@@ -180,6 +193,9 @@ def run(args, distribution):
     causal_lm.preprocessor = preprocessor
     causal_lm.save_to_preset(train_run.preset_dir)
     steps = len(history) * args.eval_every
+    plot = train_run.plot_learning_curves(
+        ("loss", "accuracy"), title=f"{args.model}, L = {args.sequence_length}"
+        + (", carried state" if args.carry_state else ""))
     results = train_run.write_results({
         "task": "lm", "model": args.model, "carry_state": args.carry_state,
         "sequence_length": args.sequence_length, "batch_size": args.batch_size,
@@ -191,9 +207,6 @@ def run(args, distribution):
         else None,
         "validation_loss": final["loss"], "validation_perplexity": math.exp(final["loss"]),
         "validation_bits_per_token": final["loss"] / math.log(2),
-        "preset": train_run.preset_dir,
+        "preset": train_run.preset_dir, "plot": plot,
     })
-    results["plot"] = train_run.plot_learning_curves(
-        ("loss", "accuracy"), title=f"{args.model}, L = {args.sequence_length}"
-        + (", carried state" if args.carry_state else ""))
     return results

@@ -87,20 +87,21 @@ def build_model(args):
     return AssociativeRetrievalModel(args.num_keys, key_dim=args.key_dim, **options)
 
 
-def check_arguments(args, models=MODELS):
+def check_arguments(args, distribution):
     for name in ("num_keys", "batch_size", "max_steps", "eval_every", "key_dim", "nu",
                  "num_features", "patience_steps"):
         if getattr(args, name) < 1:
             raise ValueError(f"`--{name.replace('_', '-')}` must be an integer >= 1. "
                              f"Received: {getattr(args, name)}")
+    distribution.check_batch_size(args.batch_size)
 
 
-def run(args, strategy):
-    check_arguments(args)
+def run(args, distribution):
+    check_arguments(args, distribution)
     train_run = TrainingRun(args.output_dir, steps_per_epoch=args.eval_every,
                             max_steps=args.max_steps, threshold=args.stop_below,
                             patience_steps=args.patience_steps)
-    with strategy.scope():
+    with distribution.scope():
         model = build_model(args)
         model.compile(keras.optimizers.Adam(args.learning_rate), loss=squared_error,
                       metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
@@ -111,6 +112,8 @@ def run(args, strategy):
     final = model.evaluate(*evaluation, verbose=0, return_dict=True)
     model.save_to_preset(train_run.preset_dir)
     steps = len(history) * args.eval_every
+    plot = train_run.plot_learning_curves(
+        ("loss", "accuracy"), title=f"{args.model}, setting {args.setting}, S = {args.num_keys}")
     results = train_run.write_results({
         "task": "synthetic", "setting": args.setting, "num_keys": args.num_keys,
         "model": args.model, "memory": model.memory, "feature_map": model.feature_map,
@@ -119,8 +122,6 @@ def run(args, strategy):
         else None,
         "steps": steps, "train_seconds": seconds,
         "eval_loss": final["loss"], "eval_accuracy": final["accuracy"],
-        "best_eval_loss": train_run.stopper.best, "preset": train_run.preset_dir,
+        "best_eval_loss": train_run.stopper.best, "preset": train_run.preset_dir, "plot": plot,
     })
-    results["plot"] = train_run.plot_learning_curves(
-        ("loss", "accuracy"), title=f"{args.model}, setting {args.setting}, S = {args.num_keys}")
     return results

@@ -123,7 +123,7 @@ class TrainingRun:
         start = time.time()
         if self.stopper.reason is None and self.initial_epoch < self.epochs:
             model.fit(data, validation_data=validation_data, epochs=self.epochs,
-                      steps_per_epoch=self.steps_per_epoch,
+                      steps_per_epoch=self.steps_per_epoch, shuffle=False,
                       callbacks=self.callbacks() + list(callbacks), verbose=verbose)
         seconds = time.time() - start
         self.history = self._read_log()

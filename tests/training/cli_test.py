@@ -1,0 +1,128 @@
+"""`fwp-train` and `fwp-evaluate` end to end: learning, outputs, and bad input caught before
+any training starts."""
+
+import json
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from fwp_keras.training import cli
+from fwp_keras.training.callbacks import ResumableBackup
+
+DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
+HAMLET = os.path.join(DATA, "shakespeare", "hamlet_gut.txt")
+MACBETH = os.path.join(DATA, "shakespeare", "macbeth_gut.txt")
+TINY_LM = ["--tokenizer", "word", "--vocabulary-size", "500", "--num-layers", "1",
+           "--hidden-dim", "16", "--num-heads", "2", "--intermediate-dim", "32",
+           "--sequence-length", "16", "--batch-size", "4", "--eval-every", "10",
+           "--eval-batches", "2", "--warmup-steps", "5", "--verbose", "0"]
+
+
+def train(*argv):
+    try:
+        return cli.train([str(a) for a in argv])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def results(output_dir):
+    with open(os.path.join(output_dir, "results.json")) as file:
+        return json.load(file)
+
+
+def test_synthetic_run_learns_what_no_constant_can(tmp_path):
+    """Setting 2, S = 10: the best constant prediction scores 1 - 1/S = 0.9."""
+    assert train("synthetic", "--setting", 2, "--num-keys", 10, "--model", "delta_net",
+                 "--feature-map", "dpfp", "--max-steps", 600, "--eval-every", 100,
+                 "--verbose", 0, "--output-dir", tmp_path) == 0
+    got = results(tmp_path)
+    assert got["eval_loss"] < 0.05 and got["eval_accuracy"] > 0.9
+    assert got["steps"] <= 600 and got["update_rule"] == "delta"
+    for path in ("preset", "plot", "csv_log", "tensorboard"):
+        assert os.path.exists(got[path]), path
+    assert ResumableBackup.latest_epoch(got["checkpoints"]) == got["steps"] // 100
+    assert os.listdir(os.path.join(tmp_path, "tensorboard"))
+
+
+@pytest.mark.parametrize("carry_state", [False, True])
+def test_lm_run_writes_a_preset_that_fwp_evaluate_measures(tmp_path, carry_state, capsys):
+    flags = ["--carry-state"] if carry_state else []
+    assert train("lm", "--train", HAMLET, "--model", "delta_net", "--max-steps", 30,
+                 *TINY_LM, *flags, "--output-dir", tmp_path) == 0
+    got = results(tmp_path)
+    assert got["carry_state"] is carry_state and got["steps"] == 30
+    assert got["validation_perplexity"] < 500  # the vocabulary's size: learning happened
+    np.testing.assert_allclose(got["validation_perplexity"], math.exp(got["validation_loss"]))
+    capsys.readouterr()
+    assert cli.evaluate_main(["lm", "--preset", got["preset"], "--text", MACBETH,
+                              "--max-tokens", "120", "--verbose", "0"]) == 0
+    measured = json.loads(capsys.readouterr().out)
+    for protocol in ("sliding_window", "no_truncation"):
+        assert measured[protocol]["tokens"] == 119
+        assert 1 < measured[protocol]["perplexity"] < 500
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--train", "missing.txt"], "`--train`: Text file not found"),
+    (["--train", "{empty}"], "the files are empty"),
+    (["--train", HAMLET, "--model", "lstm"], "`--model` must be one of"),
+    (["--train", HAMLET, "--sequence-length", "0"], "`--sequence-length` must be"),
+    (["--train", HAMLET, "--model", "transformer", "--carry-state"], "fast weight"),
+])
+def test_lm_bad_input_fails_before_training(tmp_path, capsys, argv, message):
+    empty = tmp_path / "empty.txt"
+    empty.write_text(" \n\n")
+    argv = [a.replace("{empty}", str(empty)) for a in argv]
+    output_dir = tmp_path / "run"
+    assert train("lm", *TINY_LM, *argv, "--output-dir", output_dir) == 2
+    assert message in capsys.readouterr().err
+    assert not os.path.exists(output_dir / "log.csv")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--model", "no_such_preset"], "no_such_preset"),
+    (["--num-keys", "0"], "`--num-keys` must be"),
+    (["--batch-size", "-1"], "`--batch-size` must be"),
+])
+def test_synthetic_bad_input_fails_before_training(tmp_path, capsys, argv, message):
+    assert train("synthetic", *argv, "--output-dir", tmp_path / "run", "--verbose", 0) == 2
+    assert message in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "run" / "log.csv")
+
+
+def test_unwritable_output_dir_fails_before_training(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert train("synthetic", "--output-dir", blocker / "run", "--verbose", 0) == 2
+    assert "`--output-dir`" in capsys.readouterr().err
+
+
+def test_failed_save_raises_and_keeps_the_previous_backup(tmp_path):
+    """A full disk: the save raises out of `fit`, the save before stays complete."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("adam", "mse")
+    x, y = np.ones((8, 3)), np.zeros((8, 2))
+    model.fit(x, y, epochs=1, callbacks=[ResumableBackup(str(tmp_path))], verbose=0)
+    saved = [w.copy() for w in model.get_weights()]
+
+    def full_disk(filepath, **kwargs):
+        with open(filepath, "wb") as file:
+            file.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    model.save_weights = full_disk
+    with pytest.raises(OSError, match="No space left"):
+        model.fit(x, y, epochs=3, callbacks=[ResumableBackup(str(tmp_path))], verbose=0)
+    assert ResumableBackup.saved_epochs(str(tmp_path)) == [1]
+    fresh = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    fresh.compile("adam", "mse")
+    backup = ResumableBackup(str(tmp_path))
+    backup.set_model(fresh)
+    backup.on_train_begin()
+    for got, expected in zip(fresh.get_weights(), saved):
+        np.testing.assert_array_equal(got, expected)
+    assert fresh._initial_epoch == 1
