@@ -27,6 +27,8 @@ def add_common_arguments(parser):
                         help="compute in 16 bits (fast weights stay float32; float16 scales "
                              "the loss)")
     parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="none")
+    parser.add_argument("--diagnostics-every", type=int, default=100,
+                        help="steps between memory diagnostics (0: none)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                         help="Keras' fit verbosity: 1 is its progress bar")
 
@@ -46,6 +48,9 @@ def train_parser():
 
 def set_up(args):
     """Seeds, precision and distribution, before any model exists."""
+    if args.diagnostics_every < 0:
+        raise ValueError("`--diagnostics-every` must be an integer >= 0 (0: no diagnostics). "
+                         f"Received: {args.diagnostics_every}")
     keras.utils.set_random_seed(args.seed)
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy(MIXED_PRECISION[args.mixed_precision])

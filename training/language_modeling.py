@@ -186,9 +186,13 @@ def run(args, distribution):
             weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     train, validation = token_streams(args, documents, tokenizer)
     data, evaluation = datasets(args, train, validation, train_run.start_step)
-    if not model.built:  # BackupAndRestore restores into built models only
-        model(next(iter(evaluation))[0])
-    history, seconds = train_run.fit(model, data, evaluation, verbose=args.verbose)
+    first = next(iter(evaluation))[0]
+    if not model.built:  # the backup restores into built models only
+        model(first)
+    probe = {name: first[name][:4] for name in ("token_ids", "padding_mask")}
+    diagnostics = train_run.diagnostics(model, probe, args.diagnostics_every)
+    history, seconds = train_run.fit(model, data, evaluation, diagnostics,
+                                     verbose=args.verbose)
     final = model.evaluate(evaluation, verbose=0, return_dict=True)
     causal_lm.preprocessor = preprocessor
     causal_lm.save_to_preset(train_run.preset_dir)
@@ -208,5 +212,6 @@ def run(args, distribution):
         "validation_loss": final["loss"], "validation_perplexity": math.exp(final["loss"]),
         "validation_bits_per_token": final["loss"] / math.log(2),
         "preset": train_run.preset_dir, "plot": plot,
+        "memory_diagnostics": diagnostics[0].plot() if diagnostics else None,
     })
     return results

@@ -108,7 +108,10 @@ def run(args, distribution):
     data = retrieval_dataset(args.num_keys, args.setting, batch_size=args.batch_size,
                              seed=args.seed, start_step=train_run.start_step)
     evaluation = retrieval_evaluation_data(args.num_keys, args.setting, seed=args.seed)
-    history, seconds = train_run.fit(model, data, evaluation, verbose=args.verbose)
+    probe = {name: value[:4] for name, value in evaluation[0].items()}
+    diagnostics = train_run.diagnostics(model, probe, args.diagnostics_every)
+    history, seconds = train_run.fit(model, data, evaluation, diagnostics,
+                                     verbose=args.verbose)
     final = model.evaluate(*evaluation, verbose=0, return_dict=True)
     model.save_to_preset(train_run.preset_dir)
     steps = len(history) * args.eval_every
@@ -123,5 +126,6 @@ def run(args, distribution):
         "steps": steps, "train_seconds": seconds,
         "eval_loss": final["loss"], "eval_accuracy": final["accuracy"],
         "best_eval_loss": train_run.stopper.best, "preset": train_run.preset_dir, "plot": plot,
+        "memory_diagnostics": diagnostics[0].plot() if diagnostics else None,
     })
     return results

@@ -5,7 +5,8 @@
                                        complete or absent, whenever the kill comes)
     <output-dir>/checkpoints/best.weights.h5    the weights of the best evaluation
     <output-dir>/log.csv               one row per epoch (Keras `CSVLogger`)
-    <output-dir>/tensorboard/          TensorBoard logs
+    <output-dir>/tensorboard/          TensorBoard logs (memory/: the memory diagnostics)
+    <output-dir>/memory_diagnostics.*  the diagnostics' rows (.jsonl) and plot (.png)
     <output-dir>/preset/               the final model as a keras-hub preset
     <output-dir>/results.json          the command, settings, metrics, wall time and paths
     <output-dir>/*.png                 plots
@@ -25,7 +26,7 @@ import time
 
 import keras
 
-from fwp_keras.training.callbacks import ResumableBackup, StopWhen
+from fwp_keras.training.callbacks import MemoryDiagnostics, ResumableBackup, StopWhen, memory_model
 
 
 def write_json(path, data):
@@ -113,6 +114,15 @@ class TrainingRun:
             self.stopper,
             ResumableBackup(self.backup_dir),
         ]
+
+    def diagnostics(self, model, probe, every):
+        """`[MemoryDiagnostics]` on `probe` every `every` steps, or `[]` when `every` is 0 or
+        the model has no fast weights."""
+        if not every or memory_model(model) is None:
+            return []
+        return [MemoryDiagnostics(probe, self.path("tensorboard", "memory"),
+                                  self.path("memory_diagnostics"), every=every,
+                                  start_step=self.start_step)]
 
     def fit(self, model, data, validation_data, callbacks=(), verbose="auto"):
         """`model.fit` for the remaining epochs; returns the whole run's per-epoch history
