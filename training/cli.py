@@ -12,7 +12,7 @@ import sys
 import keras
 
 from fwp_keras.training import evaluate, language_modeling, synthetic
-from fwp_keras.training.distribution import DISTRIBUTIONS, Distribution
+from fwp_keras.training.distribution import DISTRIBUTIONS, Distribution, split_cpu
 
 TASKS = {"synthetic": synthetic, "lm": language_modeling}
 MIXED_PRECISION = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
@@ -27,6 +27,9 @@ def add_common_arguments(parser):
                         help="compute in 16 bits (fast weights stay float32; float16 scales "
                              "the loss)")
     parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="none")
+    parser.add_argument("--cpu-devices", type=int,
+                        help="split the CPU into this many logical devices (TensorFlow), to "
+                             "run --distribution mirrored on one machine")
     parser.add_argument("--diagnostics-every", type=int, default=100,
                         help="steps between memory diagnostics (0: none)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
@@ -51,6 +54,8 @@ def set_up(args):
     if args.diagnostics_every < 0:
         raise ValueError("`--diagnostics-every` must be an integer >= 0 (0: no diagnostics). "
                          f"Received: {args.diagnostics_every}")
+    if args.cpu_devices is not None:
+        split_cpu(args.cpu_devices)
     keras.utils.set_random_seed(args.seed)
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy(MIXED_PRECISION[args.mixed_precision])

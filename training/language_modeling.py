@@ -171,7 +171,8 @@ def datasets(args, train, validation, start_step):
 def run(args, distribution):
     check_arguments(args, distribution)
     documents = read_documents(args)
-    train_run = TrainingRun(args.output_dir, steps_per_epoch=args.eval_every,
+    train_run = TrainingRun(distribution.output_dir(args.output_dir),
+                            steps_per_epoch=args.eval_every,
                             max_steps=args.max_steps, patience_steps=args.patience_steps)
     with distribution.scope():
         causal_lm, tokenizer = load_or_build(args, train_run.output_dir)
@@ -200,7 +201,7 @@ def run(args, distribution):
     plot = train_run.plot_learning_curves(
         ("loss", "accuracy"), title=f"{args.model}, L = {args.sequence_length}"
         + (", carried state" if args.carry_state else ""))
-    results = train_run.write_results({
+    results = train_run.write_results({**distribution.description(),
         "task": "lm", "model": args.model, "carry_state": args.carry_state,
         "sequence_length": args.sequence_length, "batch_size": args.batch_size,
         "train_tokens": int(len(train[0])), "validation_tokens": int(len(validation[0])),

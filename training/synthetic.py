@@ -98,7 +98,8 @@ def check_arguments(args, distribution):
 
 def run(args, distribution):
     check_arguments(args, distribution)
-    train_run = TrainingRun(args.output_dir, steps_per_epoch=args.eval_every,
+    train_run = TrainingRun(distribution.output_dir(args.output_dir),
+                            steps_per_epoch=args.eval_every,
                             max_steps=args.max_steps, threshold=args.stop_below,
                             patience_steps=args.patience_steps)
     with distribution.scope():
@@ -117,7 +118,7 @@ def run(args, distribution):
     steps = len(history) * args.eval_every
     plot = train_run.plot_learning_curves(
         ("loss", "accuracy"), title=f"{args.model}, setting {args.setting}, S = {args.num_keys}")
-    results = train_run.write_results({
+    results = train_run.write_results({**distribution.description(),
         "task": "synthetic", "setting": args.setting, "num_keys": args.num_keys,
         "model": args.model, "memory": model.memory, "feature_map": model.feature_map,
         "update_rule": model.update_rule, "normalization": model.normalization,

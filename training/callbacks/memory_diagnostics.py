@@ -84,6 +84,7 @@ class MemoryDiagnostics(keras.callbacks.Callback):
 
     def measure(self):
         """`{statistic: [layers, heads]}` on the probe, now."""
+        self.model  # on JAX, reading `self.model` puts fit's current state into the variables
         layers = [{name: np.asarray(keras.ops.convert_to_numpy(value), np.float64)
                    for name, value in stats.items()} for stats in self._statistics(self.probe)]
         mask = self.probe.get("padding_mask") if isinstance(self.probe, dict) else None
