@@ -7,7 +7,7 @@ OP_LIBRARY := tf_ops/_fwp_ops.so
 OP_SOURCES := $(shell find tf_ops/cc -name '*.cc' -o -name '*.h')
 OUT ?= demo_output
 
-.PHONY: demo test test-tensorflow test-jax test-torch bench bench-zoo bazel gpu-check ops clean
+.PHONY: demo demo-capacity test test-tensorflow test-jax test-torch bench bench-zoo bazel gpu-check ops clean
 
 # Without build isolation: the editable install needs no TensorFlow in a build environment
 # (setup.py builds the op library only for `pip install .`; here $(OP_LIBRARY) does).
@@ -32,8 +32,13 @@ bazel: $(INSTALLED)
 gpu-check:
 	$(MAKE) -C tf_ops/gpu_harness check
 
+# Trains a Delta Net and a Linear Transformer on the paper's synthetic setting 2 (~2 minutes).
 demo: $(OP_LIBRARY)
-	$(BIN)/python -m fwp_keras.training.capacity_demo --output-dir $(OUT)
+	$(BIN)/python -m fwp_keras.training.demo --output-dir $(OUT)
+
+# The fast weight memory's capacity and overwriting, without training (paper Sec. 4).
+demo-capacity: $(OP_LIBRARY)
+	$(BIN)/python -m fwp_keras.training.capacity_demo --output-dir $(OUT)/capacity
 
 # The whole suite on TensorFlow; the op, layer and zoo tests on JAX and PyTorch too. Tests run
 # in TEST_WORKERS processes (pytest-xdist): most of their time is single-threaded tracing and
