@@ -192,8 +192,10 @@ def run(args, distribution):
         model(first)
     probe = {name: first[name][:4] for name in ("token_ids", "padding_mask")}
     diagnostics = train_run.diagnostics(model, probe, args.diagnostics_every)
+    initial_epoch = train_run.initial_epoch
     history, seconds = train_run.fit(model, data, evaluation, diagnostics,
                                      verbose=args.verbose)
+    step_seconds = train_run.steady_step_seconds(initial_epoch)
     final = model.evaluate(evaluation, verbose=0, return_dict=True)
     causal_lm.preprocessor = preprocessor
     causal_lm.save_to_preset(train_run.preset_dir)
@@ -206,10 +208,9 @@ def run(args, distribution):
         "sequence_length": args.sequence_length, "batch_size": args.batch_size,
         "train_tokens": int(len(train[0])), "validation_tokens": int(len(validation[0])),
         "vocabulary_size": tokenizer.vocabulary_size(), "steps": steps,
-        "train_seconds": seconds,
-        "train_tokens_per_second": (steps - train_run.start_step) * args.batch_size
-        * args.sequence_length / seconds if seconds > 0 and steps > train_run.start_step
-        else None,
+        "fit_seconds": seconds, "step_seconds": step_seconds,
+        "train_tokens_per_second": args.batch_size * args.sequence_length / step_seconds
+        if step_seconds else None,
         "validation_loss": final["loss"], "validation_perplexity": math.exp(final["loss"]),
         "validation_bits_per_token": final["loss"] / math.log(2),
         "preset": train_run.preset_dir, "plot": plot,

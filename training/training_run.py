@@ -21,12 +21,19 @@ import csv
 import json
 import math
 import os
+import statistics
 import sys
 import time
 
 import keras
 
-from fwp_keras.training.callbacks import MemoryDiagnostics, ResumableBackup, StopWhen, memory_model
+from fwp_keras.training.callbacks import (
+    EpochTimer,
+    MemoryDiagnostics,
+    ResumableBackup,
+    StopWhen,
+    memory_model,
+)
 
 
 def write_json(path, data):
@@ -106,6 +113,7 @@ class TrainingRun:
         # The backup comes last: an epoch it covers has been logged and checkpointed (a kill
         # between the two makes the next process redo that epoch and its log row).
         return [
+            EpochTimer(),
             keras.callbacks.CSVLogger(self.csv_log, append=True),
             keras.callbacks.ModelCheckpoint(self.best_weights, monitor=self.monitor,
                                             save_best_only=True, save_weights_only=True,
@@ -134,10 +142,17 @@ class TrainingRun:
         if self.stopper.reason is None and self.initial_epoch < self.epochs:
             model.fit(data, validation_data=validation_data, epochs=self.epochs,
                       steps_per_epoch=self.steps_per_epoch, shuffle=False,
-                      callbacks=self.callbacks() + list(callbacks), verbose=verbose)
+                      callbacks=list(callbacks) + self.callbacks(), verbose=verbose)
         seconds = time.time() - start
         self.history = self._read_log()
         return self.history, seconds
+
+    def steady_step_seconds(self, initial_epoch):
+        """The median training time of a step over the epochs after `initial_epoch` (the
+        first one a process runs also traces and compiles); None without such epochs."""
+        times = [row["train_seconds"] for row in self.history
+                 if row["epoch"] > initial_epoch and "train_seconds" in row]
+        return statistics.median(times) / self.steps_per_epoch if times else None
 
     def _read_log(self):
         if not os.path.exists(self.csv_log):

@@ -1,0 +1,137 @@
+"""The training pipeline end to end: `fwp-train lm` throughput, and the memory diagnostics'
+overhead (CPU, TensorFlow).
+
+Each measurement is one fresh `python -m fwp_keras.training lm` process on WikiText-2's
+`wiki.valid.tokens` (word-level vocabulary of 8,192, the CLI's default model: 2 layers,
+hidden 128, 4 heads, feed-forward 512), everything as a user runs it: text files -> tokens ->
+`tf.data` segments -> `fit` with Adam, clipping, the CSV/TensorBoard/checkpoint callbacks.
+The step time is that of `results.json` (`step_seconds`): the median over the epochs after the
+first (which traces and compiles) of an epoch's training time (the `EpochTimer` column of
+`log.csv`, evaluation excluded) divided by its steps; tokens/s = B L / step time. Runs of the
+compared configurations are interleaved round-robin, `--repeats` times; the medians are
+reported.
+
+- throughput: Delta Net vs the softmax `TransformerCausalLM` at L = 256 (batch 16) and
+  L = 2,048 (batch 2): the same tokens per batch; diagnostics off.
+- diagnostics: the Delta Net at L = 256 with `--diagnostics-every 0` (off), 100 (the default)
+  and 10; overhead = step time / step time without - 1.
+
+    KERAS_BACKEND=tensorflow python -m benchmarks.training        # `make bench-training`
+
+Writes markdown tables to stdout and `benchmarks/results/training.{json,md}`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+
+from benchmarks.chunked_memory import _markdown
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DATA = os.path.join(ROOT, "..", "shared", "data", "wikitext-2", "wiki.valid.tokens")
+LABELS = {"delta_net": "Delta Net", "transformer": "Transformer (softmax)"}
+
+
+def train(model, length, batch, steps_per_epoch, epochs, diagnostics_every, timeout):
+    with tempfile.TemporaryDirectory() as output_dir:
+        command = [sys.executable, "-m", "fwp_keras.training", "lm", "--train", DATA,
+                   "--vocabulary-size", "8192", "--model", model,
+                   "--sequence-length", str(length), "--batch-size", str(batch),
+                   "--eval-every", str(steps_per_epoch),
+                   "--max-steps", str(steps_per_epoch * epochs), "--eval-batches", "1",
+                   "--diagnostics-every", str(diagnostics_every), "--verbose", "0",
+                   "--output-dir", output_dir]
+        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
+        try:
+            done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"skipped": f"timed out after {timeout} s"}
+        if done.returncode:
+            return {"skipped": " / ".join(done.stderr.strip().splitlines()[-3:])}
+        with open(os.path.join(output_dir, "results.json"), encoding="utf-8") as file:
+            results = json.load(file)
+    return {"step_seconds": results["step_seconds"],
+            "tokens_per_second": results["train_tokens_per_second"]}
+
+
+def measure(configs, repeats, timeout):
+    """Runs every config `repeats` times, interleaved; returns the medians and the runs."""
+    runs = {key: [] for key in configs}
+    for repeat in range(repeats):
+        for key, config in configs.items():
+            result = train(**config, timeout=timeout)
+            print(f"[{repeat + 1}/{repeats}] {key}: {result}", file=sys.stderr, flush=True)
+            runs[key].append(result)
+    medians = {}
+    for key, results in runs.items():
+        good = [r["step_seconds"] for r in results if "step_seconds" in r]
+        medians[key] = statistics.median(good) if good else None
+    return medians, runs
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--timeout", type=int, default=900)
+    parser.add_argument("--output-dir", default=os.path.join(HERE, "results"))
+    args = parser.parse_args(argv)
+
+    shapes = ((256, 16, 20), (2048, 2, 10))  # L, B, steps an epoch
+    throughput_configs = {
+        (model, length): dict(model=model, length=length, batch=batch,
+                              steps_per_epoch=steps, epochs=4, diagnostics_every=0)
+        for length, batch, steps in shapes for model in LABELS
+    }
+    throughput, throughput_runs = measure(
+        {f"{m} L={length}": c for (m, length), c in throughput_configs.items()},
+        args.repeats, args.timeout)
+    intervals = (0, 100, 10)
+    diagnostics, diagnostics_runs = measure(
+        {f"every={every}": dict(model="delta_net", length=256, batch=16, steps_per_epoch=100,
+                                epochs=2, diagnostics_every=every) for every in intervals},
+        args.repeats, args.timeout)
+
+    lines = []
+    for length, batch, _ in shapes:
+        seconds = {m: throughput[f"{m} L={length}"] for m in LABELS}
+        for model in LABELS:
+            s = seconds[model]
+            ratio = (seconds["transformer"] / s) if s and seconds["transformer"] else None
+            lines.append([LABELS[model], str(length), str(batch),
+                          "-" if s is None else f"{s * 1e3:.0f}",
+                          "-" if s is None else f"{batch * length / s:,.0f}",
+                          "-" if ratio is None else f"{ratio:.2f}"])
+    throughput_table = _markdown(
+        ["model", "L", "B", "ms / step", "tokens / s", "softmax time / this"], lines)
+    base = diagnostics["every=0"]
+    diagnostics_table = _markdown(
+        ["--diagnostics-every", "ms / step", "overhead"],
+        [[str(every), "-" if diagnostics[f"every={every}"] is None else
+          f"{diagnostics[f'every={every}'] * 1e3:.1f}",
+          "-" if not base or diagnostics[f"every={every}"] is None else
+          f"{(diagnostics[f'every={every}'] / base - 1) * 100:+.1f}%"] for every in intervals])
+    markdown = ("### fwp-train lm throughput (end to end, diagnostics off)\n\n"
+                + throughput_table + "\n\n### Memory diagnostics overhead (Delta Net, L = 256, "
+                "B = 16)\n\n" + diagnostics_table + "\n")
+    print(markdown)
+    os.makedirs(args.output_dir, exist_ok=True)
+    with open(os.path.join(args.output_dir, "training.md"), "w", encoding="utf-8") as file:
+        file.write(markdown)
+    with open(os.path.join(args.output_dir, "training.json"), "w", encoding="utf-8") as file:
+        json.dump({"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                               "python": platform.python_version()},
+                   "repeats": args.repeats, "throughput": throughput,
+                   "throughput_runs": throughput_runs, "diagnostics": diagnostics,
+                   "diagnostics_runs": diagnostics_runs}, file, indent=2)
+
+
+if __name__ == "__main__":
+    main()
