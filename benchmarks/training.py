@@ -57,8 +57,13 @@ def train(model, length, batch, steps_per_epoch, epochs, diagnostics_every, time
             return {"skipped": " / ".join(done.stderr.strip().splitlines()[-3:])}
         with open(os.path.join(output_dir, "results.json"), encoding="utf-8") as file:
             results = json.load(file)
-    return {"step_seconds": results["step_seconds"],
-            "tokens_per_second": results["train_tokens_per_second"]}
+        measured = {"step_seconds": results["step_seconds"],
+                    "tokens_per_second": results["train_tokens_per_second"]}
+        if diagnostics_every:  # each log's own time; the first one also traces
+            with open(os.path.join(output_dir, "memory_diagnostics.jsonl")) as file:
+                logs = [json.loads(line)["seconds"] for line in file]
+            measured["log_seconds"] = statistics.median(logs[1:]) if len(logs) > 1 else None
+    return measured
 
 
 def measure(configs, repeats, timeout):
@@ -76,61 +81,93 @@ def measure(configs, repeats, timeout):
     return medians, runs
 
 
+SHAPES = ((256, 16, 20), (2048, 2, 10))  # L, B, steps an epoch
+INTERVALS = (0, 100, 10)
+
+
+def run_throughput(args):
+    medians, runs = measure(
+        {f"{model} L={length}": dict(model=model, length=length, batch=batch,
+                                     steps_per_epoch=steps, epochs=4, diagnostics_every=0)
+         for length, batch, steps in SHAPES for model in LABELS},
+        args.repeats, args.timeout)
+    return {"step_seconds": medians, "runs": runs}
+
+
+def run_diagnostics(args):
+    medians, runs = measure(
+        {f"every={every}": dict(model="delta_net", length=256, batch=16, steps_per_epoch=100,
+                                epochs=2, diagnostics_every=every) for every in INTERVALS},
+        args.repeats, args.timeout)
+    log_seconds = {key: statistics.median(r["log_seconds"] for r in results
+                                          if r.get("log_seconds"))
+                   for key, results in runs.items() if any(r.get("log_seconds")
+                                                          for r in results)}
+    return {"step_seconds": medians, "log_seconds": log_seconds, "runs": runs}
+
+
+def _ms(seconds):
+    return "-" if seconds is None else f"{seconds * 1e3:.1f}"
+
+
+def throughput_markdown(part):
+    seconds, lines = part["step_seconds"], []
+    for length, batch, _ in SHAPES:
+        softmax = seconds[f"transformer L={length}"]
+        for model in LABELS:
+            s = seconds[f"{model} L={length}"]
+            lines.append([LABELS[model], str(length), str(batch), _ms(s),
+                          "-" if s is None else f"{batch * length / s:,.0f}",
+                          "-" if not (s and softmax) else f"{softmax / s:.2f}"])
+    return ("### fwp-train lm throughput (end to end, diagnostics off)\n\n" + _markdown(
+        ["model", "L", "B", "ms / step", "tokens / s", "softmax time / this"], lines))
+
+
+def diagnostics_markdown(part):
+    seconds, logs = part["step_seconds"], part["log_seconds"]
+    base = seconds["every=0"]
+    lines = []
+    for every in INTERVALS:
+        s, log = seconds[f"every={every}"], logs.get(f"every={every}")
+        lines.append([str(every), _ms(s),
+                      "-" if not (s and base) else f"{(s / base - 1) * 100:+.1f}%",
+                      _ms(log), "-" if not (log and base and every) else
+                      f"{log / (every * base) * 100:.1f}%"])
+    return ("### Memory diagnostics overhead (Delta Net, L = 256, B = 16)\n\n" + _markdown(
+        ["--diagnostics-every", "ms / step", "vs off (A/B)", "ms / log",
+         "log / (interval x step)"], lines))
+
+
+PARTS = {"throughput": (run_throughput, throughput_markdown),
+         "diagnostics": (run_diagnostics, diagnostics_markdown)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                        help="what to measure; the others keep their recorded results")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timeout", type=int, default=900)
     parser.add_argument("--output-dir", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
-
-    shapes = ((256, 16, 20), (2048, 2, 10))  # L, B, steps an epoch
-    throughput_configs = {
-        (model, length): dict(model=model, length=length, batch=batch,
-                              steps_per_epoch=steps, epochs=4, diagnostics_every=0)
-        for length, batch, steps in shapes for model in LABELS
-    }
-    throughput, throughput_runs = measure(
-        {f"{m} L={length}": c for (m, length), c in throughput_configs.items()},
-        args.repeats, args.timeout)
-    intervals = (0, 100, 10)
-    diagnostics, diagnostics_runs = measure(
-        {f"every={every}": dict(model="delta_net", length=256, batch=16, steps_per_epoch=100,
-                                epochs=2, diagnostics_every=every) for every in intervals},
-        args.repeats, args.timeout)
-
-    lines = []
-    for length, batch, _ in shapes:
-        seconds = {m: throughput[f"{m} L={length}"] for m in LABELS}
-        for model in LABELS:
-            s = seconds[model]
-            ratio = (seconds["transformer"] / s) if s and seconds["transformer"] else None
-            lines.append([LABELS[model], str(length), str(batch),
-                          "-" if s is None else f"{s * 1e3:.0f}",
-                          "-" if s is None else f"{batch * length / s:,.0f}",
-                          "-" if ratio is None else f"{ratio:.2f}"])
-    throughput_table = _markdown(
-        ["model", "L", "B", "ms / step", "tokens / s", "softmax time / this"], lines)
-    base = diagnostics["every=0"]
-    diagnostics_table = _markdown(
-        ["--diagnostics-every", "ms / step", "overhead"],
-        [[str(every), "-" if diagnostics[f"every={every}"] is None else
-          f"{diagnostics[f'every={every}'] * 1e3:.1f}",
-          "-" if not base or diagnostics[f"every={every}"] is None else
-          f"{(diagnostics[f'every={every}'] / base - 1) * 100:+.1f}%"] for every in intervals])
-    markdown = ("### fwp-train lm throughput (end to end, diagnostics off)\n\n"
-                + throughput_table + "\n\n### Memory diagnostics overhead (Delta Net, L = 256, "
-                "B = 16)\n\n" + diagnostics_table + "\n")
-    print(markdown)
     os.makedirs(args.output_dir, exist_ok=True)
+    path = os.path.join(args.output_dir, "training.json")
+    recorded = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as file:
+            recorded = json.load(file)
+    machine = {"platform": platform.platform(), "cpus": os.cpu_count(),
+               "python": platform.python_version()}
+    for name in args.parts:
+        recorded[name] = {**PARTS[name][0](args), "repeats": args.repeats, "machine": machine}
+    markdown = "\n\n".join(PARTS[name][1](recorded[name]) for name in PARTS
+                            if name in recorded) + "\n"
+    print(markdown)
     with open(os.path.join(args.output_dir, "training.md"), "w", encoding="utf-8") as file:
         file.write(markdown)
-    with open(os.path.join(args.output_dir, "training.json"), "w", encoding="utf-8") as file:
-        json.dump({"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                               "python": platform.python_version()},
-                   "repeats": args.repeats, "throughput": throughput,
-                   "throughput_runs": throughput_runs, "diagnostics": diagnostics,
-                   "diagnostics_runs": diagnostics_runs}, file, indent=2)
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(recorded, file, indent=2)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ class CarriedStateLM(keras.Model):
 
         def start(variable):  # zeros where the stream restarts; no gradient into the past
             mask = ops.reshape(keep, (-1,) + (1,) * (len(variable.shape) - 1))
-            return ops.stop_gradient(ops.where(mask, variable, ops.zeros_like(variable)))
+            value = ops.convert_to_tensor(variable)
+            return ops.stop_gradient(ops.where(mask, value, ops.zeros_like(value)))
 
         cache = self._as_cache(variables, start)
         logits, _, cache = self.causal_lm.call_with_cache(

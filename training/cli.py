@@ -7,6 +7,7 @@ the perplexity protocols.
 
 import argparse
 import json
+import shlex
 import sys
 
 import keras
@@ -63,7 +64,9 @@ def set_up(args):
 
 
 def train(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = train_parser().parse_args(argv)
+    args.command = shlex.join(["fwp-train", *argv])  # recorded in the preset's metadata
     try:
         distribution = set_up(args)
         results = TASKS[args.task].run(args, distribution)

@@ -17,6 +17,7 @@ import os
 import keras
 import keras_hub
 import numpy as np
+from keras_hub.src.utils import preset_utils
 
 from fwp_keras import zoo
 from fwp_keras.training.carried_state import CarriedStateLM
@@ -83,9 +84,10 @@ def check_arguments(args, distribution):
     if not 0 < args.validation_fraction < 1 and not args.validation:
         raise ValueError("`--validation-fraction` must be in (0, 1). "
                          f"Received: {args.validation_fraction}")
-    if args.model not in MODELS and not os.path.exists(args.model):
-        raise ValueError(f"`--model` must be one of {sorted(MODELS)} or a preset directory. "
-                         f"Received: {args.model!r}")
+    if args.model not in MODELS and not os.path.exists(args.model) and \
+            args.model not in preset_utils.BUILTIN_PRESETS:
+        raise ValueError(f"`--model` must be one of {sorted(MODELS)}, a preset name or a "
+                         f"preset directory. Received: {args.model!r}")
     if args.tokenizer not in TOKENIZERS and not os.path.isdir(args.tokenizer):
         raise ValueError(f"`--tokenizer` must be one of {TOKENIZERS} or a tokenizer preset "
                          f"directory. Received: {args.tokenizer!r}")
@@ -198,8 +200,13 @@ def run(args, distribution):
     step_seconds = train_run.steady_step_seconds(initial_epoch)
     final = model.evaluate(evaluation, verbose=0, return_dict=True)
     causal_lm.preprocessor = preprocessor
-    causal_lm.save_to_preset(train_run.preset_dir)
     steps = len(history) * args.eval_every
+    train_run.save_preset(
+        causal_lm, command=getattr(args, "command", None), steps=steps,
+        data={"train": args.train, "validation": args.validation
+              or f"the last {args.validation_fraction:g} of --train"},
+        metrics={"validation_loss": final["loss"],
+                 "validation_perplexity": math.exp(final["loss"])})
     plot = train_run.plot_learning_curves(
         ("loss", "accuracy"), title=f"{args.model}, L = {args.sequence_length}"
         + (", carried state" if args.carry_state else ""))

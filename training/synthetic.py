@@ -116,8 +116,11 @@ def run(args, distribution):
                                      verbose=args.verbose)
     step_seconds = train_run.steady_step_seconds(initial_epoch)
     final = model.evaluate(*evaluation, verbose=0, return_dict=True)
-    model.save_to_preset(train_run.preset_dir)
     steps = len(history) * args.eval_every
+    train_run.save_preset(
+        model, command=getattr(args, "command", None), steps=steps,
+        data=f"synthetic setting {args.setting}, S = {args.num_keys}, seed {args.seed}",
+        metrics={"eval_loss": final["loss"], "eval_accuracy": final["accuracy"]})
     plot = train_run.plot_learning_curves(
         ("loss", "accuracy"), title=f"{args.model}, setting {args.setting}, S = {args.num_keys}")
     results = train_run.write_results({**distribution.description(),

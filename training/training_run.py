@@ -34,6 +34,7 @@ from fwp_keras.training.callbacks import (
     StopWhen,
     memory_model,
 )
+from fwp_keras.zoo.presets import record_training
 
 
 def write_json(path, data):
@@ -135,14 +136,18 @@ class TrainingRun:
     def fit(self, model, data, validation_data, callbacks=(), verbose="auto"):
         """`model.fit` for the remaining epochs; returns the whole run's per-epoch history
         (earlier processes' epochs included) and the wall time of this process's fit."""
-        if self.resumed:
-            print(f"Resuming {self.output_dir} at step {self.start_step} "
-                  f"(epoch {self.initial_epoch} of {self.epochs}).", file=sys.stderr)
         start = time.time()
         if self.stopper.reason is None and self.initial_epoch < self.epochs:
+            if self.resumed:
+                print(f"Resuming {self.output_dir} at step {self.start_step} "
+                      f"(epoch {self.initial_epoch} of {self.epochs}).", file=sys.stderr)
             model.fit(data, validation_data=validation_data, epochs=self.epochs,
                       steps_per_epoch=self.steps_per_epoch, shuffle=False,
                       callbacks=list(callbacks) + self.callbacks(), verbose=verbose)
+        else:  # a finished run: its final state, for the results and the preset
+            print(f"{self.output_dir} has finished training "
+                  f"({self.stopper.reason or 'all steps done'}).", file=sys.stderr)
+            ResumableBackup(self.backup_dir).restore(model)
         seconds = time.time() - start
         self.history = self._read_log()
         return self.history, seconds
@@ -160,6 +165,13 @@ class TrainingRun:
         with open(self.csv_log, newline="", encoding="utf-8") as file:
             return [{key: float(value) for key, value in row.items() if value != ""}
                     for row in csv.DictReader(file)]
+
+    def save_preset(self, model, *, command, data, steps, metrics):
+        """The final model as a keras-hub preset, with how it was made in `metadata.json`."""
+        model.save_to_preset(self.preset_dir)
+        record_training(self.preset_dir, command=command, data=data, steps=steps,
+                        metrics=metrics)
+        return self.preset_dir
 
     def write_results(self, results):
         results = {"output_dir": self.output_dir, "checkpoints": self.backup_dir,

@@ -11,6 +11,8 @@ import pytest
 
 from fwp_keras.training import cli
 from fwp_keras.training.callbacks import ResumableBackup
+from fwp_keras.training.datasets import retrieval_evaluation_data
+from fwp_keras.zoo import AssociativeRetrievalModel, squared_error
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
 HAMLET = os.path.join(DATA, "shakespeare", "hamlet_gut.txt")
@@ -45,6 +47,20 @@ def test_synthetic_run_learns_what_no_constant_can(tmp_path):
         assert os.path.exists(got[path]), path
     assert ResumableBackup.latest_epoch(got["checkpoints"]) == got["steps"] // 100
     assert os.listdir(os.path.join(tmp_path, "tensorboard"))
+    # The preset reloads to the same evaluation loss, and records how it was made.
+    model = AssociativeRetrievalModel.from_preset(got["preset"])
+    model.compile(loss=squared_error)
+    x, y = retrieval_evaluation_data(10, 2)
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(got["eval_loss"], rel=1e-6)
+    with open(os.path.join(got["preset"], "metadata.json")) as file:
+        training = json.load(file)["training"]
+    assert training["command"].startswith("fwp-train synthetic --setting 2 --num-keys 10")
+    assert training["metrics"]["eval_loss"] == got["eval_loss"]
+    # Run again, the run is done: it reports the same results without training.
+    assert train("synthetic", "--setting", 2, "--num-keys", 10, "--model", "delta_net",
+                 "--feature-map", "dpfp", "--max-steps", 600, "--eval-every", 100,
+                 "--verbose", 0, "--output-dir", tmp_path) == 0
+    assert results(tmp_path)["eval_loss"] == got["eval_loss"]
 
 
 @pytest.mark.parametrize("carry_state", [False, True])

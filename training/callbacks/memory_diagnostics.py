@@ -2,11 +2,12 @@
 
 import json
 import os
+import time
 
 import keras
 import numpy as np
 
-STATISTICS = {  # name: (what is plotted, label)
+STATISTICS = {  # name: plot title
     "value_norm": "||v||, the value written",
     "retrieved_norm": "||vbar||, the value retrieved at k",
     "update_norm": "||beta (v - vbar)||, the update",
@@ -43,6 +44,8 @@ class MemoryDiagnostics(keras.callbacks.Callback):
 
     def __init__(self, probe, log_dir, path, every=100, start_step=0):
         super().__init__()
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"`every` must be an integer >= 1. Received: {every!r}")
         self.probe = probe
         self.log_dir = log_dir
         self.path = path
@@ -55,7 +58,11 @@ class MemoryDiagnostics(keras.callbacks.Callback):
         rows = []
         if os.path.exists(f"{self.path}.jsonl"):
             with open(f"{self.path}.jsonl", encoding="utf-8") as file:
-                rows = [json.loads(line) for line in file if line.strip()]
+                for line in file:
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError:  # a line a kill cut short
+                        continue
         rows = [row for row in rows if row["step"] <= start_step]
         with open(f"{self.path}.jsonl", "w", encoding="utf-8") as file:
             file.writelines(json.dumps(row) + "\n" for row in rows)
@@ -107,8 +114,10 @@ class MemoryDiagnostics(keras.callbacks.Callback):
         return {name: np.stack(values) for name, values in measured.items() if values}
 
     def log(self, step):
+        start = time.perf_counter()
         measured = self.measure()
-        row = {"step": step, **{name: value.tolist() for name, value in measured.items()}}
+        row = {"step": step, "seconds": time.perf_counter() - start,  # its cost, for benchmarks
+               **{name: value.tolist() for name, value in measured.items()}}
         self.rows.append(row)
         with open(f"{self.path}.jsonl", "a", encoding="utf-8") as file:
             file.write(json.dumps(row) + "\n")

@@ -47,17 +47,24 @@ class ResumableBackup(keras.callbacks.Callback):
     def _folder(self, epoch):
         return os.path.join(self.backup_dir, f"epoch-{epoch}")
 
-    def on_train_begin(self, logs=None):
+    def restore(self, model):
+        """Loads the newest save into `model` (built, compiled); returns its epoch (0, and
+        nothing loaded, without a save)."""
         epochs = self.saved_epochs(self.backup_dir)
         if not epochs:
-            return
-        if not self.model.built:
+            return 0
+        if not model.built:
             raise ValueError("ResumableBackup restores into a built model: call the model on "
                              "a batch before `fit`.")
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(os.path.join(self._folder(epochs[0]), "model.weights.h5"))
-        self.model._initial_epoch = epochs[0]
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(os.path.join(self._folder(epochs[0]), "model.weights.h5"))
+        return epochs[0]
+
+    def on_train_begin(self, logs=None):
+        epoch = self.restore(self.model)
+        if epoch:
+            self.model._initial_epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
