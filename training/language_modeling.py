@@ -154,6 +154,12 @@ def token_streams(args, documents, tokenizer):
 
 def datasets(args, train, validation, start_step):
     length, batch = args.sequence_length, args.batch_size
+    minimum = batch * (length + 1) + 1
+    if len(validation[0]) < minimum:
+        raise ValueError(
+            f"The validation text has {len(validation[0])} tokens; one validation batch of "
+            f"--batch-size {batch} x --sequence-length {length} needs at least {minimum}. "
+            "Pass a longer --validation (or a larger --validation-fraction).")
     if args.carry_state:
         data = text.contiguous_streams(train[0], length, batch, document_starts=train[1],
                                        start_step=start_step)
@@ -210,8 +216,9 @@ def run(args, distribution):
     plot = train_run.plot_learning_curves(
         ("loss", "accuracy"), title=f"{args.model}, L = {args.sequence_length}"
         + (", carried state" if args.carry_state else ""))
-    results = train_run.write_results({**distribution.description(),
-        "task": "lm", "model": args.model, "carry_state": args.carry_state,
+    results = train_run.write_results({
+        **distribution.description(), "task": "lm", "model": args.model,
+        "carry_state": args.carry_state,
         "sequence_length": args.sequence_length, "batch_size": args.batch_size,
         "train_tokens": int(len(train[0])), "validation_tokens": int(len(validation[0])),
         "vocabulary_size": tokenizer.vocabulary_size(), "steps": steps,

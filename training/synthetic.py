@@ -123,8 +123,9 @@ def run(args, distribution):
         metrics={"eval_loss": final["loss"], "eval_accuracy": final["accuracy"]})
     plot = train_run.plot_learning_curves(
         ("loss", "accuracy"), title=f"{args.model}, setting {args.setting}, S = {args.num_keys}")
-    results = train_run.write_results({**distribution.description(),
-        "task": "synthetic", "setting": args.setting, "num_keys": args.num_keys,
+    results = train_run.write_results({
+        **distribution.description(), "task": "synthetic", "setting": args.setting,
+        "num_keys": args.num_keys,
         "model": args.model, "memory": model.memory, "feature_map": model.feature_map,
         "update_rule": model.update_rule, "normalization": model.normalization,
         "d_dot": model.memory_layer.attention.state_key_dim if model.memory == "fast_weight"

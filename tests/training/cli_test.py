@@ -87,6 +87,7 @@ def test_lm_run_writes_a_preset_that_fwp_evaluate_measures(tmp_path, carry_state
     (["--train", HAMLET, "--model", "lstm"], "`--model` must be one of"),
     (["--train", HAMLET, "--sequence-length", "0"], "`--sequence-length` must be"),
     (["--train", HAMLET, "--model", "transformer", "--carry-state"], "fast weight"),
+    (["--train", HAMLET, "--validation-fraction", "0.001"], "one validation batch"),
 ])
 def test_lm_bad_input_fails_before_training(tmp_path, capsys, argv, message):
     empty = tmp_path / "empty.txt"

@@ -61,3 +61,37 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     for row, expected_row in zip(rows, expected_rows):  # all but the wall times
         row.pop("train_seconds"), expected_row.pop("train_seconds")
         assert row == expected_row
+
+
+def test_lm_with_dropout_and_carried_state_resumes_bit_exactly(tmp_path):
+    """The backup holds what an LM run needs beyond the weights: Adam's moments, the dropout
+    seed generators and the carried states. Two epochs straight equal one epoch, a restart
+    from the backup in a fresh model, and the second epoch."""
+    import keras
+
+    from fwp_keras.training.callbacks import ResumableBackup
+    from fwp_keras.training.carried_state import CarriedStateLM
+    from fwp_keras.training.datasets import text
+    from training_utils import VOCABULARY, tiny_lm
+
+    tokens = np.random.default_rng(0).integers(0, VOCABULARY, 800).astype(np.int32)
+
+    def model_and_data(start_step=0):
+        model = CarriedStateLM(tiny_lm(dropout=0.3), 2)
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model(next(iter(text.contiguous_streams(tokens, 8, 2, num_steps=1)))[0])
+        return model, text.contiguous_streams(tokens, 8, 2, start_step=start_step)
+
+    straight, data = model_and_data()
+    straight.fit(data, epochs=2, steps_per_epoch=5, verbose=0)
+    first, data = model_and_data()
+    first.fit(data, epochs=1, steps_per_epoch=5, verbose=0,
+              callbacks=[ResumableBackup(str(tmp_path))])
+    resumed, data = model_and_data(start_step=5)
+    resumed.fit(data, epochs=2, steps_per_epoch=5, verbose=0,
+                callbacks=[ResumableBackup(str(tmp_path))])
+    assert ResumableBackup.saved_epochs(str(tmp_path)) == [2, 1]
+    for expected, got in zip(straight.weights + straight.optimizer.variables,
+                             resumed.weights + resumed.optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(got),
+                                      keras.ops.convert_to_numpy(expected), err_msg=got.path)

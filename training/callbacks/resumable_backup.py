@@ -6,15 +6,22 @@ import re
 import shutil
 
 import keras
+import numpy as np
 
 _SAVE = re.compile(r"^epoch-(\d+)$")
 
 
+def _seed_generator_states(model):
+    """The random streams of dropout and the like, in the model's order: Keras' weight files
+    leave them out, and a resumed run needs them to draw what the uninterrupted one draws."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
 class ResumableBackup(keras.callbacks.Callback):
-    """Saves the whole training state (weights, optimizer, seed generators, carried states:
-    everything `model.save_weights` holds) at the end of every epoch, and restores the
-    newest save when a later `fit` begins (setting its initial epoch, as `BackupAndRestore`
-    does).
+    """Saves the whole training state (what `model.save_weights` holds: weights, optimizer,
+    carried states; and the seed generators' states, which it does not) at the end of every
+    epoch, and restores the newest save when a later `fit` begins (setting its initial
+    epoch, as `BackupAndRestore` does).
 
     Why not `BackupAndRestore` itself: it overwrites `latest.weights.h5` and then
     `training_metadata.json` in place, so a kill between the two writes leaves epoch `e`'s
@@ -58,7 +65,17 @@ class ResumableBackup(keras.callbacks.Callback):
                              "a batch before `fit`.")
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(self._folder(epochs[0]), "model.weights.h5"))
+        folder = self._folder(epochs[0])
+        model.load_weights(os.path.join(folder, "model.weights.h5"))
+        seeds = os.path.join(folder, "seed_generators.npz")
+        if os.path.exists(seeds):
+            with np.load(seeds) as saved:
+                states = _seed_generator_states(model)
+                if len(saved.files) != len(states):
+                    raise ValueError(f"The backup in {folder} has {len(saved.files)} seed "
+                                     f"generator states; the model has {len(states)}.")
+                for i, state in enumerate(states):
+                    state.assign(saved[f"state_{i}"])
         return epochs[0]
 
     def on_train_begin(self, logs=None):
@@ -72,6 +89,9 @@ class ResumableBackup(keras.callbacks.Callback):
         shutil.rmtree(partial, ignore_errors=True)
         os.makedirs(partial)
         self.model.save_weights(os.path.join(partial, "model.weights.h5"))
+        np.savez(os.path.join(partial, "seed_generators.npz"), **{
+            f"state_{i}": keras.ops.convert_to_numpy(state)
+            for i, state in enumerate(_seed_generator_states(self.model))})
         with open(os.path.join(partial, "training_metadata.json"), "w") as file:
             json.dump({"epoch": done}, file)
         shutil.rmtree(final, ignore_errors=True)  # a redone epoch after a restart
