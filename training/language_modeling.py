@@ -200,10 +200,7 @@ def run(args, distribution):
         model(first)
     probe = {name: first[name][:4] for name in ("token_ids", "padding_mask")}
     diagnostics = train_run.diagnostics(model, probe, args.diagnostics_every)
-    initial_epoch = train_run.initial_epoch
-    history, seconds = train_run.fit(model, data, evaluation, diagnostics,
-                                     verbose=args.verbose)
-    step_seconds = train_run.steady_step_seconds(initial_epoch)
+    history = train_run.fit(model, data, evaluation, diagnostics, verbose=args.verbose)
     final = model.evaluate(evaluation, verbose=0, return_dict=True)
     causal_lm.preprocessor = preprocessor
     steps = len(history) * args.eval_every
@@ -222,12 +219,10 @@ def run(args, distribution):
         "sequence_length": args.sequence_length, "batch_size": args.batch_size,
         "train_tokens": int(len(train[0])), "validation_tokens": int(len(validation[0])),
         "vocabulary_size": tokenizer.vocabulary_size(), "steps": steps,
-        "fit_seconds": seconds, "step_seconds": step_seconds,
-        "train_tokens_per_second": args.batch_size * args.sequence_length / step_seconds
-        if step_seconds else None,
+        "train_tokens_per_second": args.batch_size * args.sequence_length
+        / train_run.step_seconds if train_run.step_seconds else None,
         "validation_loss": final["loss"], "validation_perplexity": math.exp(final["loss"]),
         "validation_bits_per_token": final["loss"] / math.log(2),
         "preset": train_run.preset_dir, "plot": plot,
-        "memory_diagnostics": diagnostics[0].plot() if diagnostics else None,
     })
     return results

@@ -111,10 +111,7 @@ def run(args, distribution):
     evaluation = retrieval_evaluation_data(args.num_keys, args.setting, seed=args.seed)
     probe = {name: value[:4] for name, value in evaluation[0].items()}
     diagnostics = train_run.diagnostics(model, probe, args.diagnostics_every)
-    initial_epoch = train_run.initial_epoch
-    history, seconds = train_run.fit(model, data, evaluation, diagnostics,
-                                     verbose=args.verbose)
-    step_seconds = train_run.steady_step_seconds(initial_epoch)
+    history = train_run.fit(model, data, evaluation, diagnostics, verbose=args.verbose)
     final = model.evaluate(*evaluation, verbose=0, return_dict=True)
     steps = len(history) * args.eval_every
     train_run.save_preset(
@@ -130,9 +127,8 @@ def run(args, distribution):
         "update_rule": model.update_rule, "normalization": model.normalization,
         "d_dot": model.memory_layer.attention.state_key_dim if model.memory == "fast_weight"
         else None,
-        "steps": steps, "fit_seconds": seconds, "step_seconds": step_seconds,
+        "steps": steps,
         "eval_loss": final["loss"], "eval_accuracy": final["accuracy"],
         "best_eval_loss": train_run.stopper.best, "preset": train_run.preset_dir, "plot": plot,
-        "memory_diagnostics": diagnostics[0].plot() if diagnostics else None,
     })
     return results

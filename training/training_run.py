@@ -65,6 +65,8 @@ class TrainingRun:
         self.preset_dir = self.path("preset")
         self._check_writable()
         self.initial_epoch = ResumableBackup.latest_epoch(self.backup_dir)
+        self.memory_diagnostics = None  # the callback, once `diagnostics` made it
+        self.fit_seconds = None
         self.history = self._history()
         self.stopper = StopWhen(monitor, threshold, patience_steps, steps_per_epoch,
                                 history=[row[monitor] for row in self.history if monitor in row])
@@ -129,13 +131,14 @@ class TrainingRun:
         the model has no fast weights."""
         if not every or memory_model(model) is None:
             return []
-        return [MemoryDiagnostics(probe, self.path("tensorboard", "memory"),
-                                  self.path("memory_diagnostics"), every=every,
-                                  start_step=self.start_step)]
+        self.memory_diagnostics = MemoryDiagnostics(
+            probe, self.path("tensorboard", "memory"), self.path("memory_diagnostics"),
+            every=every, start_step=self.start_step)
+        return [self.memory_diagnostics]
 
     def fit(self, model, data, validation_data, callbacks=(), verbose="auto"):
         """`model.fit` for the remaining epochs; returns the whole run's per-epoch history
-        (earlier processes' epochs included) and the wall time of this process's fit."""
+        (earlier processes' epochs included). `fit_seconds`: this process's wall time."""
         start = time.time()
         if self.stopper.reason is None and self.initial_epoch < self.epochs:
             if self.resumed:
@@ -148,15 +151,16 @@ class TrainingRun:
             print(f"{self.output_dir} has finished training "
                   f"({self.stopper.reason or 'all steps done'}).", file=sys.stderr)
             ResumableBackup(self.backup_dir).restore(model)
-        seconds = time.time() - start
+        self.fit_seconds = time.time() - start
         self.history = self._read_log()
-        return self.history, seconds
+        return self.history
 
-    def steady_step_seconds(self, initial_epoch):
-        """The median training time of a step over the epochs after `initial_epoch` (the
-        first one a process runs also traces and compiles); None without such epochs."""
+    @property
+    def step_seconds(self):
+        """The median training time of a step over the epochs this process ran after its
+        first (which also traces and compiles); None without such epochs."""
         times = [row["train_seconds"] for row in self.history
-                 if row["epoch"] > initial_epoch and "train_seconds" in row]
+                 if row["epoch"] > self.initial_epoch and "train_seconds" in row]
         return statistics.median(times) / self.steps_per_epoch if times else None
 
     def _read_log(self):
@@ -174,9 +178,12 @@ class TrainingRun:
         return self.preset_dir
 
     def write_results(self, results):
+        diagnostics = self.memory_diagnostics
         results = {"output_dir": self.output_dir, "checkpoints": self.backup_dir,
                    "best_weights": self.best_weights, "csv_log": self.csv_log,
                    "tensorboard": self.tensorboard_dir, "stopped": self.stopper.reason,
+                   "fit_seconds": self.fit_seconds, "step_seconds": self.step_seconds,
+                   "memory_diagnostics": diagnostics.plot() if diagnostics else None,
                    **results}
         write_json(self.path("results.json"), results)
         return results

@@ -98,11 +98,11 @@ class MemoryDiagnostics(keras.callbacks.Callback):
         shape = layers[0]["value_norm"].shape[:2]
         mask = np.ones(shape, bool) if mask is None else np.asarray(
             keras.ops.convert_to_numpy(mask), bool)
+        def mean(x):  # over the real positions of the probe: [B, T, H] -> [H]
+            return (x * mask[..., None]).sum((0, 1)) / mask.sum()
+
         measured = {name: [] for name in STATISTICS}
         for stats in layers:
-            def mean(x):
-                return (x * mask[..., None]).sum((0, 1)) / mask.sum()
-
             measured["value_norm"].append(mean(stats["value_norm"]))
             measured["retrieved_norm"].append(mean(stats["retrieved_norm"]))
             measured["update_norm"].append(mean(stats["update_norm"]))
