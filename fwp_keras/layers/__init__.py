@@ -1,7 +1,9 @@
-"""Keras layers: the feature maps phi, the fast weight attention layer, the decoder block."""
+"""Keras layers: the feature maps phi, the fast weight attention layer, the decoder and encoder
+blocks."""
 
 from fwp_keras.layers.fast_weight_attention import FastWeightAttention
 from fwp_keras.layers.fast_weight_decoder_block import FastWeightDecoderBlock
+from fwp_keras.layers.fast_weight_encoder_block import FastWeightEncoderBlock
 from fwp_keras.layers.feature_maps import (
     DPFP,
     ELUPlusOne,
@@ -18,6 +20,7 @@ __all__ = [
     "FAVORPlus",
     "FastWeightAttention",
     "FastWeightDecoderBlock",
+    "FastWeightEncoderBlock",
     "PositionEncoding",
     "get_feature_map",
     "l2_normalize",

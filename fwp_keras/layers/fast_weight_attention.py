@@ -245,10 +245,7 @@ class FastWeightAttention(keras.layers.Layer):
         q, k, v, beta = self._program(query, memory, padding_mask, training,
                                       redraw=initial_state is None)
         output, state = self._memory(q, k, v, beta, initial_state)
-        output = ops.reshape(
-            output, (ops.shape(output)[0], ops.shape(output)[1], self.num_heads * self.value_dim)
-        )
-        output = self.output_dense(ops.cast(output, self.compute_dtype))
+        output = self._merge_heads(output)
         return (output, state) if return_state else output
 
     def _program(self, query, memory, padding_mask, training, redraw):
@@ -271,6 +268,39 @@ class FastWeightAttention(keras.layers.Layer):
             if beta is not None:
                 beta = ops.where(keep[..., 0], beta, 0)
         return q, k, v, beta
+
+    def write_memory(self, value, padding_mask=None):
+        """The memory a whole sequence `value [B, S, d]` leaves for cross-attention
+        (`causal=False` layers): `S = sum_t phi(k_t)^T v_t` (and `z = sum_t phi(k_t)` under
+        attention normalisation), float32, the same size whatever `S`. Computed once (an
+        encoder's output, before decoding); `read_memory` reads it. Evaluation features: FAVOR+
+        uses its fixed projection, as `call` does outside training."""
+        if self.causal:
+            raise ValueError("write_memory is the bidirectional / cross-attention memory; this "
+                             "layer was constructed with causal=True.")
+        self._check_rank("value", value)
+        padding_mask = self._check_padding_mask(padding_mask, value)
+        (value,) = convert_sequences(self, [value])
+        _, k, v, _ = self._program(value, value, padding_mask, training=False, redraw=False)
+        return memory_ops.linear_attention_memory(
+            k, v, normalize=self.normalization == "attention")
+
+    def read_memory(self, query, memory):
+        """`query [B, T, d_model]` read from a `memory` of `write_memory`: the output of
+        `call(query, value)` in evaluation, without the value sequence."""
+        self._check_rank("query", query)
+        (query,) = convert_sequences(self, [query])
+        q = self._split_heads(self.query_dense(query), self.key_dim)
+        q, _ = self._features(q, q, training=False, redraw=False)
+        output = memory_ops.linear_attention_read(
+            q, memory, normalize=self.normalization == "attention", eps=self.eps)
+        return self._merge_heads(output)
+
+    def _merge_heads(self, output):
+        """`[B, T, H, Dv]` memory reads -> the output projection `[B, T, output_dim]`."""
+        shape = ops.shape(output)
+        output = ops.reshape(output, (shape[0], shape[1], self.num_heads * self.value_dim))
+        return self.output_dense(ops.cast(output, self.compute_dtype))
 
     def memory_statistics(self, query, padding_mask=None):
         """What the memory writes and reads at every step of the causal self-attention over

@@ -1,7 +1,12 @@
 """FastWeightDecoderBlock: a pre-layer-norm decoder block around a fast weight memory.
 
     x = x + dropout(FastWeightAttention(layer_norm(x)))       causal, state in and out
+    x = x + dropout(CrossAttention(layer_norm(x), encoder))   with cross_attention=True
     x = x + dropout(W_2 dropout(activation(W_1 layer_norm(x))))
+
+Cross-attention is linear attention over the encoder's outputs (the sum rule, bidirectional):
+the encoder leaves one memory `sum_s phi(k_s)^T v_s` per block, the same size whatever the
+source length, which decoding reads at every step (`cross_memory`).
 
 The softmax baseline of the same shape is keras-hub's `TransformerDecoder(normalize_first=True)`
 (`fwp_keras.zoo.TransformerBackbone`).
@@ -28,6 +33,9 @@ class FastWeightDecoderBlock(keras.layers.Layer):
         dropout: dropout rate after the attention, inside and after the feed-forward.
         layer_norm_epsilon: epsilon of the two layer norms.
         kernel_initializer: initializer of every projection.
+        cross_attention: add a cross-attention sub-block over an encoder's outputs (an
+            encoder-decoder model), with the same feature map, the sum rule and its default
+            normalisation (attention normalisation for a non-negative map).
 
     Call arguments:
         inputs: `[B, T, hidden]`.
@@ -36,7 +44,14 @@ class FastWeightDecoderBlock(keras.layers.Layer):
         initial_state: the memory's state to continue from (`S`, or `(S, z)` with attention
             normalisation), e.g. that of the previous segment or of the prompt.
         return_state: also return the memory's final state.
+        encoder_sequence: `[B, S, hidden]`, the encoder's outputs (with `cross_attention`).
+        encoder_padding_mask: `[B, S]` booleans, `False` at the encoder's padding.
+        cross_memory: instead of `encoder_sequence`, the memory it leaves,
+            `block.cross_attention.write_memory(encoder_sequence, encoder_padding_mask)`
+            (decoding computes it once).
     """
+
+    causal = True  # the encoder block (FastWeightEncoderBlock) is this block, bidirectional
 
     def __init__(
         self,
@@ -54,9 +69,11 @@ class FastWeightDecoderBlock(keras.layers.Layer):
         implementation="auto",
         eps=1e-6,
         kernel_initializer="glorot_uniform",
+        cross_attention=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.has_cross_attention = validation.boolean("cross_attention", cross_attention)
         self.num_heads = validation.positive_integer("num_heads", num_heads)
         self.intermediate_dim = validation.positive_integer("intermediate_dim", intermediate_dim)
         self.key_dim = validation.positive_integer("key_dim", key_dim, allow_none=True)
@@ -84,11 +101,18 @@ class FastWeightDecoderBlock(keras.layers.Layer):
 
     def _make_attention(self, key_dim):
         self.attention = FastWeightAttention(
-            self.num_heads, key_dim, value_dim=self.value_dim,
+            self.num_heads, key_dim, value_dim=self.value_dim, causal=self.causal,
             kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy,
             name="attention", **self.attention_options,
         )
         self.supports_jit = self.attention.supports_jit
+        if self.has_cross_attention:
+            options = dict(self.attention_options, update_rule="sum", normalization="default")
+            self.cross_attention = FastWeightAttention(
+                self.num_heads, key_dim, value_dim=self.value_dim, causal=False,
+                kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy,
+                name="cross_attention", **options,
+            )
 
     def build(self, input_shape):
         hidden = input_shape[-1]
@@ -114,6 +138,9 @@ class FastWeightDecoderBlock(keras.layers.Layer):
 
         self.attention_norm = layer_norm("attention_norm")
         self.attention.build(input_shape)
+        if self.has_cross_attention:
+            self.cross_attention_norm = layer_norm("cross_attention_norm")
+            self.cross_attention.build(input_shape, input_shape)
         self.feedforward_norm = layer_norm("feedforward_norm")
         self.feedforward_intermediate = dense(self.intermediate_dim, "feedforward_intermediate",
                                               self.activation)
@@ -130,6 +157,7 @@ class FastWeightDecoderBlock(keras.layers.Layer):
         return self.attention.state_key_dim
 
     def call(self, inputs, padding_mask=None, initial_state=None, return_state=False,
+             encoder_sequence=None, encoder_padding_mask=None, cross_memory=None,
              training=None, mask=None):
         if padding_mask is None:
             padding_mask = mask
@@ -138,10 +166,28 @@ class FastWeightDecoderBlock(keras.layers.Layer):
             return_state=True, training=training,
         )
         x = inputs + self.dropout_layer(attended, training=training)
+        if self.has_cross_attention:
+            x = x + self.dropout_layer(self._cross_attend(
+                x, encoder_sequence, encoder_padding_mask, cross_memory, training),
+                training=training)
+        elif encoder_sequence is not None or cross_memory is not None:
+            raise ValueError("This block has no cross-attention (construct it with "
+                             "cross_attention=True to attend to an encoder's outputs).")
         hidden = self.feedforward_intermediate(self.feedforward_norm(x))
         hidden = self.dropout_layer(hidden, training=training)
         x = x + self.dropout_layer(self.feedforward_output(hidden), training=training)
         return (x, state) if return_state else x
+
+    def _cross_attend(self, x, encoder_sequence, encoder_padding_mask, cross_memory, training):
+        if (encoder_sequence is None) == (cross_memory is None):
+            raise ValueError("A block with cross-attention takes exactly one of "
+                             "`encoder_sequence` (the encoder's outputs) and `cross_memory` "
+                             "(the memory they leave, from `cross_attention.write_memory`).")
+        query = self.cross_attention_norm(x)
+        if cross_memory is not None:
+            return self.cross_attention.read_memory(query, cross_memory)
+        return self.cross_attention(query, value=encoder_sequence,
+                                    padding_mask=encoder_padding_mask, training=training)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -173,4 +219,5 @@ class FastWeightDecoderBlock(keras.layers.Layer):
             "implementation": attention["implementation"],
             "eps": attention["eps"],
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "cross_attention": self.has_cross_attention,
         }

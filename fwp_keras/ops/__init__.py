@@ -19,7 +19,12 @@ Common to all of them:
 
 from fwp_keras.ops.delta_rule import delta_rule, delta_rule_step
 from fwp_keras.ops.gated import gated_rule, gated_rule_step
-from fwp_keras.ops.linear_attention import linear_attention, linear_attention_step
+from fwp_keras.ops.linear_attention import (
+    linear_attention,
+    linear_attention_memory,
+    linear_attention_read,
+    linear_attention_step,
+)
 
 __all__ = [
     "delta_rule",
@@ -27,5 +32,7 @@ __all__ = [
     "gated_rule",
     "gated_rule_step",
     "linear_attention",
+    "linear_attention_memory",
+    "linear_attention_read",
     "linear_attention_step",
 ]

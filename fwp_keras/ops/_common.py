@@ -104,7 +104,7 @@ def as_tensor(name, x):
         ) from error
 
 
-def _state_as_tensors(state, normalize, name):
+def state_as_tensors(state, normalize, name):
     """A state as tensors: `(S, z)` item by item; a single S from anything array-like (a nested
     Python list included, which is told from an `(S, z)` pair by its items' having no shape)."""
     if state is None:
@@ -263,7 +263,7 @@ def prepare(q, k, v, beta, initial_state, *, normalize, implementation, chunk_si
     chunk_size = check_implementation(implementation, chunk_size, has_op)
     return_state = validation.boolean("return_state", return_state)
     q, k, v, beta, eps, normalize = _as_inputs(q, k, v, beta, eps, normalize, has_beta)
-    initial_state = _state_as_tensors(initial_state, normalize, "initial_state")
+    initial_state = state_as_tensors(initial_state, normalize, "initial_state")
     batch, heads, dk, dv = check_inputs(q, k, v, beta, same_length=same_length)
     check_state(initial_state, batch, heads, dk, dv, normalize)
     out_dtype = output_dtype(q)
@@ -286,7 +286,7 @@ def prepare_step(q, k, v, beta, state, *, normalize, eps, has_beta=False):
             "heads, Dk, Dv] (or (S, z) for an attention-normalised rule), e.g. zeros or the "
             "final state of the prompt"
         )
-    state = _state_as_tensors(state, normalize, "state")
+    state = state_as_tensors(state, normalize, "state")
     check_state(state, batch, heads, dk, dv, normalize, name="state")
     out_dtype = output_dtype(q)
     q, k, v, beta = cast_to_state(state, q, k, v, beta)

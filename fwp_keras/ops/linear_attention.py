@@ -93,6 +93,42 @@ def linear_attention_step(q, k, v, state, *, normalize=False, eps=1e-6):
     return ops.cast(o, out_dtype), s
 
 
+def linear_attention_memory(k, v, *, normalize=False, initial_state=None):
+    """The memory a whole sequence writes, for queries to read later (cross-attention's cache):
+    `S = S_0 + sum_t k_t^T v_t` (and `z = z_0 + sum_t k_t` with `normalize=True`), computed once;
+    the same size, `[B, H, Dk, Dv]`, whatever the length of `k, v: [B, T, H, D]`.
+    `linear_attention_read` reads it; together they are `linear_attention(causal=False)`."""
+    x = common.prepare(k, k, v, None, initial_state, normalize=normalize, implementation="auto",
+                       chunk_size=common.DEFAULT_CHUNK_SIZE, eps=0.0, return_state=True)
+    s0, z0 = x.state if x.normalize else (x.state, None)
+    s = s0 + ops.einsum("bthk,bthv->bhkv", x.k, x.v)
+    return (s, z0 + ops.sum(x.k, axis=1)) if x.normalize else s
+
+
+def linear_attention_read(q, state, *, normalize=False, eps=1e-6):
+    """Reads a memory without writing to it: `o = q S`, or `q S / (q . z + eps)` with
+    `normalize=True`, for queries `q: [B, Tq, H, Dk]`; `o: [B, Tq, H, Dv]` in the dtype of `q`."""
+    eps = common.check_eps(eps)
+    normalize = validation.boolean("normalize", normalize)
+    q = common.as_tensor("q", q)
+    if len(q.shape) != 4:
+        raise ValueError("`q` must have rank 4, [batch, time, heads, Dk]. "
+                         f"Received: q.shape={tuple(q.shape)}")
+    if state is None:
+        raise ValueError("`state` is required: the memory to read, S [batch, heads, Dk, Dv] "
+                         "(or (S, z) with normalize=True), e.g. from linear_attention_memory.")
+    state = common.state_as_tensors(state, normalize, "state")
+    s = state[0] if isinstance(state, tuple) else state
+    batch, _, heads, dk = q.shape
+    common.check_state(state, batch, heads, dk, s.shape[-1], normalize, name="state")
+    out_dtype = common.output_dtype(q)
+    (q,) = common.cast_to_state(state, q)
+    o = ops.einsum("bthk,bhkv->bthv", q, s)
+    if normalize:
+        o = o / (ops.einsum("bthk,bhk->bth", q, state[1])[..., None] + eps)
+    return ops.cast(o, out_dtype)
+
+
 def _recurrent(q, k, v, state, normalize, eps):
     def step(carry, inputs):
         o, carry = linear_attention_step(*inputs, carry, normalize=normalize, eps=eps)
@@ -126,11 +162,5 @@ def _chunked(q, k, v, state, normalize, eps, chunk_size):
 
 
 def _bidirectional(q, k, v, state, normalize, eps):
-    s0, z0 = state if normalize else (state, None)
-    s = s0 + ops.einsum("bthk,bthv->bhkv", k, v)
-    o = ops.einsum("bthk,bhkv->bthv", q, s)
-    if not normalize:
-        return o, s
-    z = z0 + ops.sum(k, axis=1)
-    o = o / (ops.einsum("bthk,bhk->bth", q, z)[..., None] + eps)
-    return o, (s, z)
+    state = linear_attention_memory(k, v, normalize=normalize, initial_state=state)
+    return linear_attention_read(q, state, normalize=normalize, eps=eps), state

@@ -7,9 +7,9 @@ from fwp_keras.zoo.fast_weight.fast_weight_backbone import FastWeightBackbone
 from fwp_keras.zoo.fast_weight.fast_weight_causal_lm_preprocessor import (
     FastWeightCausalLMPreprocessor,
 )
+from fwp_keras.zoo.fast_weight.left_aligned_generation import generate_left_aligned
 from fwp_keras.zoo.fast_weight.token_and_position_embedding import positions_from_mask
 from fwp_keras.zoo.fast_weight.zoo_causal_lm import ZooCausalLM
-from keras_hub.src.utils.tensor_utils import any_equal
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
@@ -21,13 +21,11 @@ class FastWeightCausalLM(ZooCausalLM):
 
     Generation keeps O(1) work and memory per new token: the cache is the memories' state, one
     per layer (`S`, or `(S, z)` with attention normalisation, batch first so beam search can
-    expand it), plus each row's next position. `generate_step` left-aligns the prompts (rows
-    of different lengths end at the same column; the pads before them are identity updates),
-    prefills all prompt tokens but the last in one chunked pass (the custom op on TensorFlow),
-    then decodes with the one-step forms from the longest prompt's end, as keras-hub's RWKV7
-    does; every row gets `width - longest prompt` new tokens, the same as that prompt alone
-    would produce. Outputs come back in keras-hub's layout (each prompt at the start of its
-    row).
+    expand it), plus each row's next position. `generate_step` left-aligns the prompts
+    (`left_aligned_generation`), prefills all prompt tokens but the last in one chunked pass
+    (the custom op on TensorFlow), then decodes with the one-step forms from the longest
+    prompt's end; every row gets `width - longest prompt` new tokens, the same as that prompt
+    alone would produce. Outputs come back in keras-hub's layout.
     """
 
     backbone_cls = FastWeightBackbone
@@ -76,37 +74,7 @@ class FastWeightCausalLM(ZooCausalLM):
     def generate_step(self, inputs, stop_token_ids=None):
         """One batch of generation: `{"token_ids", "padding_mask"}` in keras-hub's layout
         (prompt at the start of each row, `padding_mask` true on it), the same structure out."""
-        token_ids = ops.cast(inputs["token_ids"], "int32")
-        padding_mask = ops.cast(inputs["padding_mask"], "bool")
-        width = ops.shape(token_ids)[1]
-        lengths = ops.sum(ops.cast(padding_mask, "int32"), axis=1)
-        prompt_width = ops.maximum(ops.max(lengths), 1)
-        shift = (prompt_width - lengths)[:, None]
-        columns = ops.arange(width, dtype="int32")[None, :]
-        # Internal layout: row b moved right by shift_b, so every prompt ends at prompt_width - 1.
-        left_ids = ops.take_along_axis(token_ids, ops.mod(columns - shift, width), axis=1)
-        prompt_area = (columns >= shift) & (columns < prompt_width)
-        # The sampler's first step feeds each prompt's last token, so the prefill stops before it.
-        hidden, cache = self._build_cache(left_ids, prompt_area & (columns < prompt_width - 1))
-
-        def next(prompt, cache, index):
-            token = ops.slice(prompt, [0, index - 1], [ops.shape(prompt)[0], 1])
-            logits, hidden, cache = self.call_with_cache(token, cache)
-            return ops.squeeze(logits, axis=1), ops.squeeze(hidden, axis=1), cache
-
-        left_ids = self.sampler(
-            next=next, prompt=left_ids, cache=cache, index=prompt_width, mask=prompt_area,
-            stop_token_ids=stop_token_ids, hidden_states=hidden, model=self,
-        )
-        generated = columns >= prompt_width
-        if stop_token_ids is None:
-            kept = generated
-        else:  # keras-hub's rule: a row keeps its tokens up to and including its first stop token
-            ends = ops.cast(any_equal(left_ids, stop_token_ids, generated), "int32")
-            kept = generated & ops.logical_not(ops.cast(ops.cumsum(ends, axis=1) - ends, "bool"))
-        left_mask = prompt_area | kept
-        # Back to keras-hub's layout; columns that wrap around keep the caller's padding.
-        back = ops.mod(columns + shift, width)
-        out_mask = ops.take_along_axis(left_mask, back, axis=1) & (columns < width - shift)
-        out_ids = ops.where(out_mask, ops.take_along_axis(left_ids, back, axis=1), token_ids)
-        return {"token_ids": out_ids, "padding_mask": out_mask}
+        token_ids, padding_mask = generate_left_aligned(
+            self, inputs["token_ids"], inputs["padding_mask"], self._build_cache,
+            self.call_with_cache, stop_token_ids)
+        return {"token_ids": token_ids, "padding_mask": padding_mask}

@@ -1,0 +1,133 @@
+"""FastWeightSeq2SeqBackbone: the fast weight encoder-decoder that every family configures."""
+
+import keras
+
+from fwp_keras.layers.fast_weight_decoder_block import FastWeightDecoderBlock
+from fwp_keras.layers.fast_weight_encoder_block import FastWeightEncoderBlock
+from fwp_keras.zoo.fast_weight.zoo_backbone import check_sizes
+from fwp_keras.zoo.fast_weight.zoo_seq2seq_backbone import ZooSeq2SeqBackbone
+
+
+@keras.saving.register_keras_serializable(package="fwp_keras")
+class FastWeightSeq2SeqBackbone(ZooSeq2SeqBackbone):
+    """A fast weight encoder-decoder (keras-hub `Backbone`, as `BartBackbone`).
+
+    source ids -> embedding + positions -> `num_layers` x `FastWeightEncoderBlock`
+    (bidirectional linear attention) -> layer norm -> encoder outputs;
+    target ids -> the same embedding -> `num_layers` x `FastWeightDecoderBlock` (causal fast
+    weight memory, then linear cross-attention over the encoder outputs) -> layer norm.
+
+    The feature map is that of every attention; `update_rule` and `normalization` are those
+    of the decoder's self-attention (its memory); the encoder and the cross-attention use the
+    sum rule with its default normalisation (attention normalisation for a non-negative map).
+
+    Args:
+        vocabulary_size: the joint source-target vocabulary.
+        num_layers: blocks of the encoder, and of the decoder.
+        num_heads, hidden_dim, intermediate_dim, feature_map, update_rule, normalization,
+        key_dim, value_dim, dropout, activation, layer_norm_epsilon, tie_word_embeddings,
+        chunk_size, implementation, dtype: as `FastWeightBackbone`.
+        position_encoding: `"sinusoidal"` (default; a bidirectional linear attention has no
+            order of its own), `"learned"` or `None`.
+        max_sequence_length: positions of a learned encoding.
+
+    Inputs: `{"encoder_token_ids", "encoder_padding_mask", "decoder_token_ids",
+    "decoder_padding_mask"}`; outputs `{"encoder_sequence_output", "decoder_sequence_output"}`.
+    Padded source positions write nothing to any memory, so a sentence encodes the same in
+    any batch.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        feature_map="elu_plus_one",
+        update_rule="sum",
+        normalization="default",
+        key_dim=None,
+        value_dim=None,
+        dropout=0.0,
+        activation="gelu",
+        position_encoding="sinusoidal",
+        max_sequence_length=None,
+        layer_norm_epsilon=1e-5,
+        tie_word_embeddings=True,
+        chunk_size=64,
+        implementation="auto",
+        dtype=None,
+        **kwargs,
+    ):
+        num_layers, num_heads, hidden_dim, intermediate_dim = check_sizes(
+            num_layers, num_heads, hidden_dim, intermediate_dim,
+            need_divisible="key_dim" if key_dim is None else False,
+        )
+        if isinstance(feature_map, keras.layers.Layer):
+            feature_map = keras.saving.serialize_keras_object(feature_map)
+        common = dict(
+            key_dim=key_dim or hidden_dim // num_heads, value_dim=value_dim,
+            feature_map=feature_map, activation=activation, dropout=dropout,
+            layer_norm_epsilon=layer_norm_epsilon, chunk_size=chunk_size,
+            implementation=implementation, dtype=dtype,
+        )
+        encoder_blocks = [
+            FastWeightEncoderBlock(num_heads, intermediate_dim, name=f"encoder_block_{i}",
+                                   **common)
+            for i in range(num_layers)
+        ]
+        decoder_blocks = [
+            FastWeightDecoderBlock(num_heads, intermediate_dim, update_rule=update_rule,
+                                   normalization=normalization, cross_attention=True,
+                                   name=f"decoder_block_{i}", **common)
+            for i in range(num_layers)
+        ]
+        super().__init__(
+            encoder_blocks, decoder_blocks,
+            lambda block, x, mask: block(x, padding_mask=mask),
+            lambda block, y, mask, encoder_output, encoder_mask: block(
+                y, padding_mask=mask, encoder_sequence=encoder_output,
+                encoder_padding_mask=encoder_mask),
+            vocabulary_size=vocabulary_size, num_layers=num_layers, num_heads=num_heads,
+            hidden_dim=hidden_dim, intermediate_dim=intermediate_dim, dropout=dropout,
+            activation=activation, position_encoding=position_encoding,
+            max_sequence_length=max_sequence_length, layer_norm_epsilon=layer_norm_epsilon,
+            tie_word_embeddings=tie_word_embeddings, dtype=dtype, **kwargs,
+        )
+        self.feature_map = feature_map
+        self.update_rule = update_rule
+        self.normalization = decoder_blocks[0].attention.normalization
+        self.requested_normalization = normalization
+        self.key_dim = key_dim
+        self.value_dim = value_dim
+        self.chunk_size = chunk_size
+        self.implementation = implementation
+        # The custom ops have no XLA kernels: Keras' jit_compile="auto" must not wrap them.
+        self.supports_jit = all(block.supports_jit for block in decoder_blocks)
+
+    def state_spec(self, batch_size=None):
+        """The decoder's per-block memory states (the generation cache) as `keras.KerasTensor`s:
+        `S: [B, H, Dk, Dv]`, or `(S, z)` under attention normalisation."""
+        return tuple(block.attention.compute_output_spec(
+            keras.KerasTensor((batch_size, 1, self.hidden_dim)), return_state=True)[1]
+            for block in self.decoder_layers)
+
+    def cross_memory_spec(self, batch_size=None):
+        """The memories the encoder leaves for each decoder block's cross-attention."""
+        return tuple(block.cross_attention.compute_output_spec(
+            keras.KerasTensor((batch_size, 1, self.hidden_dim)), return_state=True)[1]
+            for block in self.decoder_layers)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "feature_map": self.feature_map,
+            "update_rule": self.update_rule,
+            "normalization": self.requested_normalization,
+            "key_dim": self.key_dim,
+            "value_dim": self.value_dim,
+            "chunk_size": self.chunk_size,
+            "implementation": self.implementation,
+        })
+        return config
