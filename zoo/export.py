@@ -1,10 +1,13 @@
-"""export_saved_model: a zoo language model as a SavedModel for TensorFlow Serving.
+"""export_saved_model: a zoo language or translation model as a SavedModel for TensorFlow Serving.
 
     fwp_keras.zoo.export_saved_model(causal_lm, "exported/")
     # elsewhere, with nothing but TensorFlow:
     served = tf.saved_model.load("exported/")
     out = served.generate(token_ids=ids, padding_mask=mask)     # greedy, {"token_ids", "padding_mask"}
     logits = served.logits(token_ids=ids, padding_mask=mask)
+
+    fwp_keras.zoo.export_saved_model(seq2seq_lm, "exported/", num_beams=4)
+    out = served.translate(encoder_token_ids=ids, encoder_padding_mask=mask)   # {"token_ids", ...}
 
 The generate loop itself is in the graph (keras-hub's `generate_step`: one prefill pass, then the
 one-step forms in a `tf.while_loop`), traced with `keras.export.ExportArchive`; keras-hub has no
@@ -18,18 +21,28 @@ import keras_hub
 from keras_hub.src.utils.tensor_utils import strip_to_ragged
 
 
-def export_saved_model(causal_lm, path, *, with_custom_ops=False, include_text=False,
-                       stop_token_ids="auto", verbose=False):
-    """Writes `causal_lm` to `path` as a SavedModel with named signatures.
+def export_saved_model(model, path, *, with_custom_ops=False, include_text=False,
+                       stop_token_ids="auto", num_beams=1, max_length=None, verbose=False):
+    """Writes a zoo `CausalLM` or `Seq2SeqLM` to `path` as a SavedModel with named signatures.
 
-    Signatures (inputs named as keras-hub names them):
+    Signatures of a `CausalLM` (inputs named as keras-hub names them):
         `generate(token_ids: int32 [B, W], padding_mask: bool [B, W])` -> `{"token_ids",
-            "padding_mask"}`: greedy generation filling the width W, prompts at the start of
-            their rows (as `causal_lm.generate` takes them without a preprocessor);
+            "padding_mask"}`: generation filling the width W, prompts at the start of their
+            rows (as `causal_lm.generate` takes them without a preprocessor);
         `logits(token_ids, padding_mask)` -> `[B, W, vocabulary_size]` float32: the forward pass;
         `generate_text(prompts: string [B])` -> `string [B]` with `include_text=True` (needs the
-            model's preprocessor; the width is its `sequence_length`). Loading a SavedModel with
-            it needs `import tensorflow_text` first when the tokenizer is a SentencePiece one.
+            model's preprocessor; the width is its `sequence_length`).
+
+    Signatures of a `Seq2SeqLM`:
+        `translate(encoder_token_ids: int32 [B, S], encoder_padding_mask: bool [B, S])` ->
+            `{"token_ids", "padding_mask"}` `[B, max_length]`: each row `<s>` and its
+            translation (source rows packed as the preprocessor packs them, `<s> ... </s>`);
+        `logits(encoder_token_ids, encoder_padding_mask, decoder_token_ids,
+            decoder_padding_mask)` -> `[B, T, vocabulary_size]` float32;
+        `translate_text(sources: string [B])` -> `string [B]` with `include_text=True`.
+
+    Loading a SavedModel with a text endpoint needs `import tensorflow_text` first when the
+    tokenizer is a SentencePiece one.
 
     Args:
         with_custom_ops: keep the TensorFlow custom ops in the graph (faster prefill); loading
@@ -37,22 +50,26 @@ def export_saved_model(causal_lm, path, *, with_custom_ops=False, include_text=F
             the keras.ops chunked and one-step forms only, so stock TensorFlow loads it.
         stop_token_ids: token ids that end a row; `"auto"` is the tokenizer's end token when
             the model has a preprocessor, else none (generate until the width is full).
+        num_beams: 1 for greedy search, more for keras-hub's beam search with that many beams.
+        max_length: a `Seq2SeqLM`'s target width (default: its preprocessor's
+            `decoder_sequence_length`); the start token is the tokenizer's.
     """
     if keras.config.backend() != "tensorflow":
         raise ValueError(
             "export_saved_model writes a TensorFlow SavedModel and needs the TensorFlow "
             f"backend (KERAS_BACKEND=tensorflow). Current backend: {keras.config.backend()!r}"
         )
-    import tensorflow as tf
-
     from fwp_keras.tf_ops import disable_custom_ops
 
-    if not isinstance(causal_lm, keras_hub.models.CausalLM):
+    if not isinstance(model, keras_hub.models.CausalLM):  # Seq2SeqLM is a CausalLM
         raise ValueError(
-            "`causal_lm` must be a keras-hub CausalLM of the zoo (e.g. DeltaNetCausalLM). "
-            f"Received: {type(causal_lm).__name__}"
+            "`model` must be a keras-hub CausalLM or Seq2SeqLM of the zoo (e.g. "
+            f"DeltaNetCausalLM, DeltaNetSeq2SeqLM). Received: {type(model).__name__}"
         )
-    preprocessor = causal_lm.preprocessor
+    num_beams = int(num_beams)
+    if num_beams < 1:
+        raise ValueError(f"`num_beams` must be an integer >= 1. Received: {num_beams}")
+    preprocessor = model.preprocessor
     if include_text and preprocessor is None:
         raise ValueError(
             "`include_text=True` needs the model's preprocessor (its tokenizer): attach one "
@@ -62,6 +79,37 @@ def export_saved_model(causal_lm, path, *, with_custom_ops=False, include_text=F
         stop_token_ids = None if preprocessor is None else (preprocessor.tokenizer.end_token_id,)
     elif stop_token_ids is not None:
         stop_token_ids = tuple(int(i) for i in stop_token_ids)
+
+    sampler = model.sampler
+    model.sampler = (keras_hub.samplers.GreedySampler() if num_beams == 1
+                     else keras_hub.samplers.BeamSampler(num_beams=num_beams))
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    if include_text:
+        if not preprocessor.built:
+            preprocessor.build(None)
+        archive.track(preprocessor)
+    add_endpoints = (_add_seq2seq_endpoints if isinstance(model, keras_hub.models.Seq2SeqLM)
+                     else _add_causal_lm_endpoints)
+    try:
+        with contextlib.nullcontext() if with_custom_ops else disable_custom_ops():
+            add_endpoints(archive, model, stop_token_ids, include_text, max_length)
+            archive.write_out(path, verbose=verbose)
+    finally:
+        model.sampler = sampler
+    return path
+
+
+def _detokenize(tokenizer, token_ids, padding_mask):
+    # keras-hub's generate_postprocess goes through NumPy; its TF helper is traceable.
+    ids = strip_to_ragged(token_ids, padding_mask, tokenizer.special_token_ids)
+    return tokenizer.detokenize(ids)
+
+
+def _add_causal_lm_endpoints(archive, causal_lm, stop_token_ids, include_text, max_length):
+    import tensorflow as tf
+
+    preprocessor = causal_lm.preprocessor
 
     def generate(token_ids, padding_mask):
         return causal_lm.generate_step(
@@ -75,30 +123,66 @@ def export_saved_model(causal_lm, path, *, with_custom_ops=False, include_text=F
     def generate_text(prompts):
         inputs = preprocessor.generate_preprocess(prompts)
         out = generate(inputs["token_ids"], tf.cast(inputs["padding_mask"], "bool"))
-        # keras-hub's generate_postprocess goes through NumPy; its TF helper is traceable.
-        tokenizer = preprocessor.tokenizer
-        ids = strip_to_ragged(out["token_ids"], out["padding_mask"], tokenizer.special_token_ids)
-        return tokenizer.detokenize(ids)
+        return _detokenize(preprocessor.tokenizer, out["token_ids"], out["padding_mask"])
 
     ids_spec = tf.TensorSpec((None, None), "int32", name="token_ids")
     mask_spec = tf.TensorSpec((None, None), "bool", name="padding_mask")
-    sampler = causal_lm.sampler
-    causal_lm.sampler = keras_hub.samplers.GreedySampler()
-    archive = keras.export.ExportArchive()
-    archive.track(causal_lm)
-    try:
-        with contextlib.nullcontext() if with_custom_ops else disable_custom_ops():
-            archive.add_endpoint("generate", generate, input_signature=[ids_spec, mask_spec])
-            archive.add_endpoint("logits", logits, input_signature=[ids_spec, mask_spec])
-            if include_text:
-                if not preprocessor.built:
-                    preprocessor.build(None)
-                archive.track(preprocessor)
-                archive.add_endpoint(
-                    "generate_text", generate_text,
-                    input_signature=[tf.TensorSpec((None,), "string", name="prompts")],
-                )
-            archive.write_out(path, verbose=verbose)
-    finally:
-        causal_lm.sampler = sampler
-    return path
+    archive.add_endpoint("generate", generate, input_signature=[ids_spec, mask_spec])
+    archive.add_endpoint("logits", logits, input_signature=[ids_spec, mask_spec])
+    if include_text:
+        archive.add_endpoint("generate_text", generate_text,
+                             input_signature=[tf.TensorSpec((None,), "string", name="prompts")])
+
+
+def _add_seq2seq_endpoints(archive, seq2seq_lm, stop_token_ids, include_text, max_length):
+    import tensorflow as tf
+
+    preprocessor = seq2seq_lm.preprocessor
+    if max_length is None:
+        if preprocessor is None:
+            raise ValueError("Exporting a Seq2SeqLM without a preprocessor needs `max_length`, "
+                             "the target width, and a start token: attach the preprocessor.")
+        max_length = preprocessor.decoder_sequence_length
+    max_length = int(max_length)
+    if max_length < 2:
+        raise ValueError(f"`max_length` must be >= 2 (<s> and one token). Received: {max_length}")
+    if preprocessor is None:
+        raise ValueError("Exporting a Seq2SeqLM needs its preprocessor (the tokenizer's start "
+                         "token begins every translation).")
+    start = preprocessor.tokenizer.start_token_id
+    pad = preprocessor.tokenizer.pad_token_id
+
+    def translate(encoder_token_ids, encoder_padding_mask):
+        batch = tf.shape(encoder_token_ids)[0]
+        first = tf.range(max_length)[None, :] < 1
+        decoder_ids = tf.where(first, start, pad) * tf.ones((batch, 1), "int32")
+        out = seq2seq_lm.generate_step({
+            "encoder_token_ids": encoder_token_ids,
+            "encoder_padding_mask": encoder_padding_mask,
+            "decoder_token_ids": decoder_ids,
+            "decoder_padding_mask": tf.repeat(first, batch, axis=0),
+        }, stop_token_ids=stop_token_ids)
+        return {"token_ids": out["decoder_token_ids"],
+                "padding_mask": out["decoder_padding_mask"]}
+
+    def logits(encoder_token_ids, encoder_padding_mask, decoder_token_ids, decoder_padding_mask):
+        return tf.cast(seq2seq_lm({
+            "encoder_token_ids": encoder_token_ids, "encoder_padding_mask": encoder_padding_mask,
+            "decoder_token_ids": decoder_token_ids, "decoder_padding_mask": decoder_padding_mask,
+        }), "float32")
+
+    def translate_text(sources):
+        inputs = preprocessor.generate_preprocess(sources)
+        out = translate(inputs["encoder_token_ids"],
+                        tf.cast(inputs["encoder_padding_mask"], "bool"))
+        return _detokenize(preprocessor.tokenizer, out["token_ids"], out["padding_mask"])
+
+    def specs(side):
+        return [tf.TensorSpec((None, None), "int32", name=f"{side}_token_ids"),
+                tf.TensorSpec((None, None), "bool", name=f"{side}_padding_mask")]
+
+    archive.add_endpoint("translate", translate, input_signature=specs("encoder"))
+    archive.add_endpoint("logits", logits, input_signature=specs("encoder") + specs("decoder"))
+    if include_text:
+        archive.add_endpoint("translate_text", translate_text,
+                             input_signature=[tf.TensorSpec((None,), "string", name="sources")])

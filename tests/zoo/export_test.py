@@ -117,5 +117,5 @@ def test_saved_model_cli_lists_the_named_inputs(tmp_path):
 def test_export_arguments_are_checked(tmp_path):
     with pytest.raises(ValueError, match="include_text"):
         zoo.export_saved_model(zu.make_lm("delta_net"), str(tmp_path / "m"), include_text=True)
-    with pytest.raises(ValueError, match="causal_lm"):
+    with pytest.raises(ValueError, match="`model` must be a keras-hub CausalLM or Seq2SeqLM"):
         zoo.export_saved_model(object(), str(tmp_path / "m"))

@@ -18,3 +18,10 @@ class FastWeightSeq2SeqLMPreprocessor(NamedPresets, keras_hub.models.Seq2SeqLMPr
 
     backbone_cls = FastWeightSeq2SeqBackbone
     tokenizer_cls = FastWeightTokenizer
+
+    def get_config(self):
+        # keras-hub 0.32's Seq2SeqLMPreprocessor leaves its lengths out of the config: a
+        # reloaded preset would pack to the 1024-token defaults.
+        return {**super().get_config(),
+                "encoder_sequence_length": self.encoder_sequence_length,
+                "decoder_sequence_length": self.decoder_sequence_length}
