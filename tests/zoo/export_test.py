@@ -119,3 +119,47 @@ def test_export_arguments_are_checked(tmp_path):
         zoo.export_saved_model(zu.make_lm("delta_net"), str(tmp_path / "m"), include_text=True)
     with pytest.raises(ValueError, match="`model` must be a keras-hub CausalLM or Seq2SeqLM"):
         zoo.export_saved_model(object(), str(tmp_path / "m"))
+
+
+SERVE_TRANSLATE = """
+import sys, numpy as np
+import tensorflow as tf
+import tensorflow_text  # the SentencePiece op of translate_text
+served = tf.saved_model.load(sys.argv[1])
+data = np.load(sys.argv[2])
+out = served.translate(encoder_token_ids=tf.constant(data["encoder_token_ids"]),
+                       encoder_padding_mask=tf.constant(data["encoder_padding_mask"]))
+logits = served.logits(**{k: tf.constant(data[k]) for k in data.files})
+texts = served.translate_text(tf.constant(["Is this a dagger", "Out, damned spot!"])).numpy()
+np.savez(sys.argv[2] + ".out.npz", token_ids=out["token_ids"].numpy(),
+         padding_mask=out["padding_mask"].numpy(), logits=logits.numpy(),
+         text=np.array([t.decode() for t in texts]))
+print("imported:", sorted(m for m in sys.modules if m.split(".")[0] in ("fwp_keras",
+      "keras_hub")))
+"""
+
+
+@pytest.mark.parametrize("family, num_beams", [("delta_net", 1), ("delta_net", 3),
+                                               ("transformer", 1)])
+def test_plain_tensorflow_serves_translate(family, num_beams, tmp_path):
+    import keras_hub
+    from seq2seq_lm_test import string_lm
+
+    lm = string_lm(family)
+    zoo.export_saved_model(lm, str(tmp_path / "model"), include_text=True, num_beams=num_beams)
+    sources = ["Is this a dagger", "Out, damned spot!"]
+    batch = {k: to_np(v) for k, v in lm.preprocessor.generate_preprocess(sources).items()}
+    np.savez(tmp_path / "batch.npz", **batch)
+    run = subprocess.run([sys.executable, "-c", SERVE_TRANSLATE, str(tmp_path / "model"),
+                          str(tmp_path / "batch.npz")], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "imported: []" in run.stdout
+    served = np.load(str(tmp_path / "batch.npz") + ".out.npz")
+    if num_beams > 1:
+        lm.compile(sampler=keras_hub.samplers.BeamSampler(num_beams=num_beams))
+    expected = lm.generate_step(batch, stop_token_ids=[lm.preprocessor.tokenizer.end_token_id])
+    np.testing.assert_array_equal(served["token_ids"], to_np(expected["decoder_token_ids"]))
+    np.testing.assert_array_equal(served["padding_mask"], to_np(expected["decoder_padding_mask"]))
+    assert served["text"].tolist() == lm.generate(sources)
+    assert zu.rel_err(to_np(lm(batch)), served["logits"]) <= zu.TOL

@@ -95,3 +95,46 @@ def _cache_dir():
     path = os.path.join(os.environ.get("PYTEST_TMPDIR", "/tmp"), f"fwp_zoo_tests_{os.getuid()}")
     os.makedirs(path, exist_ok=True)
     return path
+
+
+SEQ2SEQ_FAMILIES = {
+    "linear_transformer": (zoo.LinearTransformerSeq2SeqLM, {}),
+    "performer": (zoo.PerformerSeq2SeqLM, dict(num_random_features=6)),
+    "dpfp": (zoo.DPFPSeq2SeqLM, dict(nu=2)),
+    "delta_net": (zoo.DeltaNetSeq2SeqLM, dict(feature_map="elu_plus_one")),
+    "transformer": (zoo.TransformerSeq2SeqLM, {}),
+}
+
+
+def make_seq2seq_lm(family, preprocessor=None, **kwargs):
+    """One small translation model per family (one block each side unless told)."""
+    cls, family_kwargs = SEQ2SEQ_FAMILIES[family]
+    config = {**SMALL, "num_layers": 1, **family_kwargs, **kwargs}
+    if family == "transformer":
+        config.pop("chunk_size")
+    keras.utils.set_random_seed(0)
+    backbone = cls.backbone_cls(**config)
+    if callable(preprocessor) and not isinstance(preprocessor, keras.layers.Layer):
+        preprocessor = preprocessor()
+    lm = cls(backbone, preprocessor=preprocessor)
+    lm.compile(sampler="greedy")
+    return lm
+
+
+def seq2seq_batch(source_lengths, source_width, target_width, seed=0, target_lengths=None):
+    """Right-padded sources, and decoder rows that are `<s>` (id 2) then random target ids up
+    to `target_lengths` (default: the whole width)."""
+    rng = np.random.default_rng(seed)
+    batch = len(source_lengths)
+    encoder_mask = np.arange(source_width)[None] < np.asarray(source_lengths)[:, None]
+    target_lengths = [target_width] * batch if target_lengths is None else target_lengths
+    decoder_mask = np.arange(target_width)[None] < np.asarray(target_lengths)[:, None]
+    decoder_ids = np.where(decoder_mask, rng.integers(4, VOCABULARY, (batch, target_width)), 0)
+    decoder_ids[:, 0] = 2
+    return {
+        "encoder_token_ids": np.where(encoder_mask, rng.integers(
+            4, VOCABULARY, (batch, source_width)), 0).astype("int32"),
+        "encoder_padding_mask": encoder_mask,
+        "decoder_token_ids": decoder_ids.astype("int32"),
+        "decoder_padding_mask": decoder_mask,
+    }

@@ -1,0 +1,169 @@
+"""Every family's translation model: the cache against the full forward pass, ragged sources
+against one by one (greedy and beam), `fit` on strings, presets and bad input (on every
+backend)."""
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+import zoo_utils as zu
+from zoo_utils import SEQ2SEQ_FAMILIES, TOL, to_np
+
+FAST_WEIGHT = [name for name in SEQ2SEQ_FAMILIES if name != "transformer"]
+# Generation compiles a function per shape on JAX: its ragged checks take the families whose
+# code differs (the sum rule with attention normalisation, the delta rule, softmax).
+RAGGED = (list(SEQ2SEQ_FAMILIES) if zu.BACKEND != "jax"
+          else ["linear_transformer", "delta_net", "transformer"])
+
+
+def full_logits(lm, batch):
+    return to_np(lm(batch))
+
+
+@pytest.mark.parametrize("family", FAST_WEIGHT)
+def test_encoder_memory_and_decoder_steps_give_the_full_forward_logits(family):
+    lm = zu.make_seq2seq_lm(family, num_layers=2)
+    batch = zu.seq2seq_batch([9, 5], 9, 8, seed=1)
+    cross_memory = lm.encoder_memory(batch["encoder_token_ids"], batch["encoder_padding_mask"])
+    ids = batch["decoder_token_ids"]
+    logits, _, cache = lm.call_decoder_with_cache(ids[:, :5], {"cross_memory": cross_memory})
+    pieces = [to_np(logits)]
+    for t in range(5, 8):
+        logits, _, cache = lm.call_decoder_with_cache(ids[:, t:t + 1], cache)
+        pieces.append(to_np(logits))
+    assert zu.rel_err(full_logits(lm, batch), np.concatenate(pieces, axis=1)) <= TOL
+    # The cache's size is fixed by the model, not by the source or target length.
+    longer = zu.seq2seq_batch([30, 5], 30, 8, seed=1)
+    sizes = [x.shape for x in keras.tree.flatten(lm.encoder_memory(
+        longer["encoder_token_ids"], longer["encoder_padding_mask"]))]
+    assert sizes == [x.shape for x in keras.tree.flatten(cross_memory)]
+
+
+def test_transformer_cache_gives_the_full_forward_logits():
+    lm = zu.make_seq2seq_lm("transformer", num_layers=2)
+    batch = zu.seq2seq_batch([9, 5], 9, 8, seed=1)
+    _, cache = lm._build_cache(batch["encoder_token_ids"], batch["encoder_padding_mask"],
+                               batch["decoder_token_ids"])
+    self_cache, encoder_output, encoder_mask, cross_cache = cache
+    pieces = []
+    for t in range(4, 8):
+        logits, _, self_cache, _ = lm.call_decoder_with_cache(
+            encoder_output, encoder_mask, batch["decoder_token_ids"][:, t:t + 1], self_cache, t,
+            cross_cache)
+        pieces.append(to_np(logits))
+    assert zu.rel_err(full_logits(lm, batch)[:, 4:], np.concatenate(pieces, axis=1)) <= TOL
+
+
+def greedy_by_full_forward(lm, row, steps):
+    """The no-cache reference: the whole target through the model for every new token."""
+    source = {k: row[k] for k in ("encoder_token_ids", "encoder_padding_mask")}
+    ids = [2]
+    for _ in range(steps):
+        batch = {**source, "decoder_token_ids": np.array([ids], "int32"),
+                 "decoder_padding_mask": np.ones((1, len(ids)), bool)}
+        ids.append(int(full_logits(lm, batch)[0, -1].argmax()))
+    return ids
+
+
+@pytest.mark.parametrize("sampler", ["greedy", "beam"])
+@pytest.mark.parametrize("family", RAGGED)
+def test_ragged_sources_translate_as_one_by_one(family, sampler):
+    lm = zu.make_seq2seq_lm(family)
+    if sampler == "beam":
+        lm.compile(sampler=keras_hub.samplers.BeamSampler(num_beams=3))
+    lengths, width = [9, 4, 1], 10
+    batch = zu.seq2seq_batch(lengths, 9, width, seed=3, target_lengths=[1, 1, 1])
+    out = lm.generate(batch, stop_token_ids=None)
+    ids = to_np(out["decoder_token_ids"])
+    assert ids.shape == (3, width) and to_np(out["decoder_padding_mask"]).all()
+    for row, length in enumerate(lengths):
+        alone = {k: v[row:row + 1] for k, v in batch.items()}
+        alone["encoder_token_ids"] = alone["encoder_token_ids"][:, :length]  # no padding at all
+        alone["encoder_padding_mask"] = alone["encoder_padding_mask"][:, :length]
+        np.testing.assert_array_equal(ids[row], to_np(lm.generate(
+            alone, stop_token_ids=None)["decoder_token_ids"])[0])
+        if sampler == "greedy" and row == 1:
+            expected = greedy_by_full_forward(lm, {k: v[row:row + 1] for k, v in batch.items()},
+                                              width - 1)
+            np.testing.assert_array_equal(ids[row], expected)
+
+
+def test_decoder_prompts_of_different_lengths_continue_as_alone():
+    lm = zu.make_seq2seq_lm("delta_net")
+    batch = zu.seq2seq_batch([6, 3], 6, 9, seed=4, target_lengths=[4, 2])
+    ids = to_np(lm.generate(batch, stop_token_ids=None)["decoder_token_ids"])
+    for row, length in enumerate([4, 2]):
+        np.testing.assert_array_equal(ids[row, :length], batch["decoder_token_ids"][row, :length])
+        alone = to_np(lm.generate({k: v[row:row + 1] for k, v in batch.items()},
+                                  stop_token_ids=None)["decoder_token_ids"])[0]
+        kept = 9 - (4 - length)  # each row gets `width - longest prompt` new tokens
+        np.testing.assert_array_equal(ids[row, :kept], alone[:kept])
+
+
+def string_lm(family, encoder_sequence_length=24):
+    cls, _ = SEQ2SEQ_FAMILIES[family]
+    tokenizer_cls = cls.preprocessor_cls.tokenizer_cls
+    return zu.make_seq2seq_lm(
+        family, vocabulary_size=zu.sentence_piece_tokenizer().vocabulary_size(),
+        preprocessor=lambda: cls.preprocessor_cls(
+            zu.sentence_piece_tokenizer(cls=tokenizer_cls),
+            encoder_sequence_length=encoder_sequence_length, decoder_sequence_length=16))
+
+
+PAIRS = {"encoder_text": ["Is this a dagger which I see", "Out, damned spot!"] * 2,
+         "decoder_text": ["Fair is foul", "and foul is fair"] * 2}
+
+
+@pytest.mark.parametrize("family", list(SEQ2SEQ_FAMILIES) if zu.BACKEND == "tensorflow"
+                         else ["delta_net"])
+def test_one_fit_step_on_strings_then_translate(family):
+    lm = string_lm(family)
+    lm.compile(optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True), sampler="greedy")
+    before = [to_np(w).copy() for w in lm.trainable_weights]
+    history = lm.fit(PAIRS, batch_size=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert any(not np.array_equal(b, to_np(w)) for b, w in zip(before, lm.trainable_weights))
+    texts = lm.generate(["Is this", "Out, damned spot!"])
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+
+
+@pytest.mark.parametrize("family", ["delta_net", "transformer"] if zu.BACKEND == "tensorflow"
+                         else ["delta_net"])
+def test_preset_round_trip_is_bit_identical(family, tmp_path):
+    cls, _ = SEQ2SEQ_FAMILIES[family]
+    lm = string_lm(family)
+    lm.save_to_preset(str(tmp_path))
+    loaded = keras_hub.models.Seq2SeqLM.from_preset(str(tmp_path))
+    assert type(loaded) is cls and type(loaded.backbone) is cls.backbone_cls
+    assert type(loaded.preprocessor.tokenizer) is cls.preprocessor_cls.tokenizer_cls
+    assert loaded.backbone.get_config() == lm.backbone.get_config()
+    assert (loaded.preprocessor.encoder_sequence_length,
+            loaded.preprocessor.decoder_sequence_length) == (24, 16)
+    batch = {k: to_np(v) for k, v in lm.preprocessor.generate_preprocess(
+        PAIRS["encoder_text"][:2]).items()}
+    np.testing.assert_array_equal(full_logits(loaded, batch), full_logits(lm, batch))
+    loaded.compile(sampler="greedy")
+    assert loaded.generate(PAIRS["encoder_text"][:2]) == lm.generate(PAIRS["encoder_text"][:2])
+
+
+def test_long_sources_are_truncated_with_a_warning():
+    lm = string_lm("delta_net", encoder_sequence_length=6)
+    with pytest.warns(UserWarning, match=r"1 of 2 sources are longer than .* truncated"):
+        lm.generate(["Is this a dagger which I see before me", "Out"])
+
+
+def test_bad_generate_inputs_name_what_is_wrong():
+    lm = zu.make_seq2seq_lm("delta_net")
+    batch = zu.seq2seq_batch([3], 4, 5, target_lengths=[1])
+    with pytest.raises(ValueError, match="must be a dict with the keys"):
+        lm.generate({"token_ids": batch["encoder_token_ids"]})
+    with pytest.raises(ValueError, match=r"`encoder_token_ids` must be in \[0, 61\)"):
+        lm.generate({**batch, "encoder_token_ids": batch["encoder_token_ids"] + 100})
+    with pytest.raises(ValueError, match="decoder_padding_mask"):
+        lm.generate({**batch, "decoder_padding_mask": np.zeros((1, 5), bool)})
+    with pytest.raises(ValueError, match="empty batch"):
+        string_lm("delta_net").generate([])
+    with pytest.raises(ValueError, match="fixes `update_rule='delta'`"):
+        zu.make_seq2seq_lm("delta_net", update_rule="sum")
