@@ -1,8 +1,9 @@
-"""The command lines: `fwp-train synthetic|lm ...` and `fwp-evaluate lm ...`.
+"""The command lines: `fwp-train synthetic|lm|mt ...`, `fwp-evaluate lm|mt ...` and
+`fwp-translate`.
 
 `python -m fwp_keras.training ...` is `fwp-train`. Each task is a module with `add_arguments`
-and `run`: `synthetic.py` (Sec. 6.1), `language_modeling.py` (Sec. 6.3); `evaluate.py` holds
-the perplexity protocols.
+and `run`: `synthetic.py` (Sec. 6.1), `translation.py` (Sec. 6.2), `language_modeling.py`
+(Sec. 6.3); `evaluate.py` holds the perplexity protocols and BLEU, `translate.py` translation.
 """
 
 import argparse
@@ -12,10 +13,10 @@ import sys
 
 import keras
 
-from fwp_keras.training import evaluate, language_modeling, synthetic
+from fwp_keras.training import evaluate, language_modeling, synthetic, translate, translation
 from fwp_keras.training.distribution import DISTRIBUTIONS, Distribution, split_cpu
 
-TASKS = {"synthetic": synthetic, "lm": language_modeling}
+TASKS = {"synthetic": synthetic, "lm": language_modeling, "mt": translation}
 MIXED_PRECISION = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
@@ -86,4 +87,14 @@ def evaluate_main(argv=None):
         print(f"fwp-evaluate {args.task}: error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(results, indent=2, sort_keys=True))
+    return 0
+
+
+def translate_main(argv=None):
+    args = translate.parser().parse_args(argv)
+    try:
+        translate.run(args)
+    except ValueError as error:
+        print(f"fwp-translate: error: {error}", file=sys.stderr)
+        return 2
     return 0

@@ -1,6 +1,9 @@
-"""`fwp-evaluate lm`: perplexity with both of the paper's protocols (Sec. 6.3).
+"""`fwp-evaluate lm`: perplexity with both of the paper's protocols (Sec. 6.3); `fwp-evaluate mt`:
+BLEU and chrF of a translation model (Sec. 6.2).
 
     fwp-evaluate lm --preset runs/lm/preset --text ../shared/data/wikitext-2/wiki.valid.tokens
+    fwp-evaluate mt --preset runs/mt/preset --source ../shared/data/multi30k/val.en \
+        --target ../shared/data/multi30k/val.de --num-beams 4
 
 - Sliding window (Table 2): windows of `L` tokens moved one token at a time, every window a
   fresh model (no state from before it); in the first window every position counts, in each
@@ -13,6 +16,9 @@
   Transformer has no finite state to carry, so it has no such number.
 
 Both report perplexity `exp(mean NLL)` and bits per token `mean NLL / ln 2`.
+
+Translation: the sources translated (`translate.translate`, greedy or beam search) and scored
+against the references with sacrebleu on detokenised text (`translate.corpus_scores`).
 """
 
 import argparse
@@ -23,7 +29,8 @@ import keras_hub
 import numpy as np
 from keras import ops
 
-from fwp_keras.training.datasets import text
+from fwp_keras.training import translate
+from fwp_keras.training.datasets import parallel_text, text
 from fwp_keras.zoo.fast_weight.fast_weight_causal_lm import FastWeightCausalLM
 
 PROTOCOLS = ("sliding-window", "no-truncation")
@@ -105,10 +112,42 @@ def parser():
     lm.add_argument("--batch-size", type=int, default=16, help="windows a forward pass")
     lm.add_argument("--max-tokens", type=int, help="evaluate only the first this many tokens")
     lm.add_argument("--verbose", type=int, choices=(0, 1), default=1)
+    mt = tasks.add_parser("mt", help="BLEU and chrF of a translation preset on parallel text")
+    mt.add_argument("--preset", required=True, help="a Seq2SeqLM preset name or directory")
+    mt.add_argument("--source", required=True, help="sources, one a line")
+    mt.add_argument("--target", required=True, help="references, aligned by line")
+    mt.add_argument("--num-beams", type=int, default=4, help="1: greedy search")
+    mt.add_argument("--batch-size", type=int, default=32, help="sentences a generate call")
+    mt.add_argument("--max-sentences", type=int, help="only the first this many pairs")
+    mt.add_argument("--hypotheses", help="write the translations to this file")
+    mt.add_argument("--verbose", type=int, choices=(0, 1), default=1)
     return parser
 
 
 def run(args):
+    return run_mt(args) if args.task == "mt" else run_lm(args)
+
+
+def run_mt(args):
+    for name in ("num_beams", "batch_size", "max_sentences"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"`--{name.replace('_', '-')}` must be an integer >= 1. "
+                             f"Received: {value}")
+    sources, references = parallel_text.read_parallel_text(args.source, args.target,
+                                                           args.max_sentences)
+    seq2seq_lm = translate.load_seq2seq_lm(args.preset)
+    hypotheses = translate.translate(seq2seq_lm, sources, num_beams=args.num_beams,
+                                     batch_size=args.batch_size, progress=bool(args.verbose))
+    if args.hypotheses:
+        with open(args.hypotheses, "w", encoding="utf-8") as file:
+            file.write("".join(h + "\n" for h in hypotheses))
+    return {"preset": args.preset, "source": args.source, "target": args.target,
+            "num_beams": args.num_beams, "hypotheses": args.hypotheses,
+            **translate.corpus_scores(hypotheses, references)}
+
+
+def run_lm(args):
     for name in ("sequence_length", "batch_size", "max_tokens"):
         value = getattr(args, name)
         if value is not None and value < 1:

@@ -94,7 +94,9 @@ class MemoryDiagnostics(keras.callbacks.Callback):
         self.model  # on JAX, reading `self.model` puts fit's current state into the variables
         layers = [{name: np.asarray(keras.ops.convert_to_numpy(value), np.float64)
                    for name, value in stats.items()} for stats in self._statistics(self.probe)]
-        mask = self.probe.get("padding_mask") if isinstance(self.probe, dict) else None
+        mask = None
+        if isinstance(self.probe, dict):  # a decoder's memories, in a seq2seq model
+            mask = self.probe.get("padding_mask", self.probe.get("decoder_padding_mask"))
         shape = layers[0]["value_norm"].shape[:2]
         mask = np.ones(shape, bool) if mask is None else np.asarray(
             keras.ops.convert_to_numpy(mask), bool)

@@ -1,9 +1,11 @@
 """FastWeightSeq2SeqBackbone: the fast weight encoder-decoder that every family configures."""
 
 import keras
+from keras import ops
 
 from fwp_keras.layers.fast_weight_decoder_block import FastWeightDecoderBlock
 from fwp_keras.layers.fast_weight_encoder_block import FastWeightEncoderBlock
+from fwp_keras.zoo.fast_weight.token_and_position_embedding import positions_from_mask
 from fwp_keras.zoo.fast_weight.zoo_backbone import check_sizes
 from fwp_keras.zoo.fast_weight.zoo_seq2seq_backbone import ZooSeq2SeqBackbone
 
@@ -118,6 +120,22 @@ class FastWeightSeq2SeqBackbone(ZooSeq2SeqBackbone):
         return tuple(block.cross_attention.compute_output_spec(
             keras.KerasTensor((batch_size, 1, self.hidden_dim)), return_state=True)[1]
             for block in self.decoder_layers)
+
+    def memory_statistics(self, inputs):
+        """Per decoder block, what its self-attention memory writes and reads at every target
+        position of the seq2seq `inputs` (inference): a list of dicts of `[B, T, H]` tensors,
+        see `FastWeightAttention.memory_statistics`."""
+        encoder_mask = ops.cast(inputs["encoder_padding_mask"], "bool")
+        padding_mask = ops.cast(inputs["decoder_padding_mask"], "bool")
+        encoded = self.encode(inputs["encoder_token_ids"], encoder_mask)
+        y = self.embeddings(inputs["decoder_token_ids"], positions_from_mask(padding_mask))
+        statistics = []
+        for block in self.decoder_layers:
+            statistics.append(block.attention.memory_statistics(block.attention_norm(y),
+                                                                padding_mask=padding_mask))
+            y = block(y, padding_mask=padding_mask, encoder_sequence=encoded,
+                      encoder_padding_mask=encoder_mask)
+        return statistics
 
     def get_config(self):
         config = super().get_config()

@@ -82,6 +82,14 @@ class ZooSeq2SeqBackbone(NamedPresets, keras_hub.models.Backbone):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.tie_word_embeddings = tie_word_embeddings
 
+    def encode(self, token_ids, padding_mask):
+        """The encoder's outputs `[B, S, hidden_dim]` for source ids `[B, S]` (eager or
+        traced, outside the functional graph: generation's first step)."""
+        x = self.embeddings(token_ids, positions_from_mask(padding_mask))
+        for layer in self.encoder_layers:
+            x = layer(x, padding_mask=padding_mask)
+        return self.encoder_layer_norm(x)
+
     def get_config(self):
         config = super().get_config()
         config.update({name: getattr(self, name) for name in COMMON_ARGUMENTS})

@@ -10,7 +10,6 @@ import keras_hub
 import numpy as np
 import tensorflow as tf  # keras-hub's preprocessing runs on tf.data whatever the backend
 
-from fwp_keras.zoo.fast_weight.token_and_position_embedding import positions_from_mask
 from fwp_keras.zoo.fast_weight.zoo_causal_lm import _check_vocabulary
 from fwp_keras.zoo.presets import NamedPresets
 
@@ -35,11 +34,7 @@ class ZooSeq2SeqLM(NamedPresets, keras_hub.models.Seq2SeqLM):
 
     def call_encoder(self, token_ids, padding_mask):
         """The encoder's outputs `[B, S, hidden_dim]` for source ids `[B, S]` (inference)."""
-        backbone = self.backbone
-        x = backbone.embeddings(token_ids, positions_from_mask(padding_mask))
-        for layer in backbone.encoder_layers:
-            x = layer(x, padding_mask=padding_mask)
-        return backbone.encoder_layer_norm(x)
+        return self.backbone.encode(token_ids, padding_mask)
 
     def generate(self, inputs, max_length=None, stop_token_ids="auto", strip_prompt=False):
         """keras-hub's `generate`: source strings (or `{"encoder_text", "decoder_text"}`) with

@@ -1,0 +1,125 @@
+"""Translating sentences with a zoo `Seq2SeqLM`, and scoring translations with sacrebleu.
+
+    fwp-translate --preset runs/mt/preset --input sources.en --output hypotheses.de
+    echo "A man is riding a bike." | fwp-translate --preset runs/mt/preset
+
+BLEU and chrF are sacrebleu's (`corpus_bleu` with its default 13a tokenisation, `corpus_chrf`)
+on detokenised text: the tokenizer's detokenised output against the raw reference lines, the
+way papers report them; each result carries sacrebleu's signature.
+"""
+
+import argparse
+import sys
+
+import keras_hub
+import numpy as np
+import sacrebleu
+
+
+def set_search(seq2seq_lm, num_beams):
+    """Greedy search (`num_beams=1`) or keras-hub's beam search, without recompiling: `compile`
+    would also replace the optimizer and loss of a model being trained."""
+    num_beams = int(num_beams)
+    if num_beams < 1:
+        raise ValueError(f"`num_beams` must be an integer >= 1. Received: {num_beams}")
+    seq2seq_lm.sampler = (keras_hub.samplers.GreedySampler() if num_beams == 1
+                          else keras_hub.samplers.BeamSampler(num_beams=num_beams))
+    seq2seq_lm.generate_function = None  # traced again with the new sampler
+
+
+def translate(seq2seq_lm, sentences, *, num_beams=4, batch_size=32, max_length=None,
+              progress=False):
+    """The translations of `sentences` (a list of strings), in order. Sentences run
+    `batch_size` at a time, sorted by length so that a batch decodes about as many steps as
+    its longest needs; batched translation is the same as one by one."""
+    if seq2seq_lm.preprocessor is None:
+        raise ValueError("Translating strings needs the model's preprocessor (its tokenizer).")
+    sentences = list(sentences)
+    if not sentences:
+        return []
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be an integer >= 1. Received: {batch_size}")
+    set_search(seq2seq_lm, num_beams)
+    lengths = [len(s) for s in sentences]
+    order = np.argsort(lengths, kind="stable")[::-1]
+    translations = [None] * len(sentences)
+    bar = None
+    if progress:
+        import keras
+
+        bar = keras.utils.Progbar(len(sentences), unit_name="sentence")
+    for first in range(0, len(order), batch_size):
+        rows = order[first:first + batch_size]
+        out = seq2seq_lm.generate([sentences[i] for i in rows], max_length=max_length)
+        for row, text in zip(rows, out):
+            translations[row] = text
+        if bar is not None:
+            bar.add(len(rows))
+    return translations
+
+
+def corpus_scores(hypotheses, references):
+    """`{"bleu", "chrf", "bleu_signature", "chrf_signature", "sentences"}`: sacrebleu's corpus
+    BLEU and chrF of detokenised `hypotheses` against one reference each."""
+    hypotheses, references = list(hypotheses), list(references)
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references: "
+                         "they must be aligned, one each.")
+    if not references:
+        raise ValueError("No sentences to score.")
+    bleu, chrf = sacrebleu.metrics.BLEU(), sacrebleu.metrics.CHRF()
+    return {
+        "bleu": bleu.corpus_score(hypotheses, [references]).score,
+        "chrf": chrf.corpus_score(hypotheses, [references]).score,
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf_signature": str(chrf.get_signature()),
+        "sentences": len(references),
+    }
+
+
+def parser():
+    parser = argparse.ArgumentParser(prog="fwp-translate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", required=True, help="a Seq2SeqLM preset name or directory")
+    parser.add_argument("--input", help="one sentence a line (default: standard input)")
+    parser.add_argument("--output", help="translations, one a line (default: standard output)")
+    parser.add_argument("--num-beams", type=int, default=4, help="1: greedy search")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-length", type=int,
+                        help="target tokens (default: the preprocessor's decoder length)")
+    return parser
+
+
+def load_seq2seq_lm(preset):
+    """A zoo translation model from a preset; anything else is a clear error."""
+    import fwp_keras.zoo  # noqa: F401  registers the zoo's classes and presets
+
+    try:
+        model = keras_hub.models.Seq2SeqLM.from_preset(preset)
+    except (ValueError, FileNotFoundError) as error:
+        raise ValueError(f"`--preset` {preset!r} is not a Seq2SeqLM preset: {error}") from None
+    if model.preprocessor is None:
+        raise ValueError(f"`--preset` {preset!r} has no preprocessor (tokenizer) to translate "
+                         "text with.")
+    return model
+
+
+def run(args):
+    if args.input:
+        with open(args.input, encoding="utf-8") as file:
+            sentences = file.read().splitlines()
+    else:
+        sentences = sys.stdin.read().splitlines()
+    model = load_seq2seq_lm(args.preset)
+    empty = [i + 1 for i, s in enumerate(sentences) if not s.strip()]
+    if empty:
+        raise ValueError(f"Line(s) {empty[:5]} of the input are empty: one sentence a line.")
+    translations = translate(model, sentences, num_beams=args.num_beams,
+                             batch_size=args.batch_size, max_length=args.max_length)
+    text = "".join(t + "\n" for t in translations)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(text)
+    else:
+        sys.stdout.write(text)
+    return translations

@@ -1,0 +1,206 @@
+"""`fwp-train mt`: translation (the paper's Sec. 6.2) on `model.fit`.
+
+    fwp-train mt --source ../shared/data/multi30k/train.en --target ../shared/data/multi30k/train.de \
+        --validation-source ../shared/data/multi30k/val.en \
+        --validation-target ../shared/data/multi30k/val.de --model delta_net --output-dir runs/mt
+
+Aligned files become token-count batches bucketed by length (`datasets/parallel_text.py`) on a
+joint SentencePiece vocabulary of both sides, trained with keras-hub's trainer on the training
+files (or `--tokenizer DIR`). The Transformer recipe, scaled to the machine: Adam (0.9, 0.98,
+1e-9), linear warm-up then inverse-square-root decay, label smoothing 0.1, dropout 0.1. The
+weights of the best validation loss are kept; at the end the validation set is translated with
+beam search (`--num-beams`) and scored with sacrebleu (BLEU and chrF on detokenised text).
+"""
+
+import os
+
+import keras
+import keras_hub
+from keras_hub.src.utils import preset_utils
+
+from fwp_keras import zoo
+from fwp_keras.training import translate as translation
+from fwp_keras.training.datasets import parallel_text
+from fwp_keras.training.label_smoothing import SparseLabelSmoothingCrossentropy
+from fwp_keras.training.schedules import InverseSquareRootDecay
+from fwp_keras.training.training_run import TrainingRun
+
+MODELS = {
+    "linear_transformer": zoo.LinearTransformerSeq2SeqLM,
+    "performer": zoo.PerformerSeq2SeqLM,
+    "dpfp": zoo.DPFPSeq2SeqLM,
+    "delta_net": zoo.DeltaNetSeq2SeqLM,
+    "transformer": zoo.TransformerSeq2SeqLM,
+}
+
+
+def add_arguments(parser):
+    data = parser.add_argument_group("data")
+    data.add_argument("--source", required=True, help="training sources, one a line")
+    data.add_argument("--target", required=True, help="training targets, aligned by line")
+    data.add_argument("--validation-source", required=True)
+    data.add_argument("--validation-target", required=True)
+    data.add_argument("--max-pairs", type=int, help="use only the first this many training pairs")
+    data.add_argument("--tokenizer", default="sentencepiece",
+                      help="'sentencepiece' (trained on --source and --target) or a tokenizer "
+                           "preset directory; a --model preset brings its own")
+    data.add_argument("--vocabulary-size", type=int, default=8000)
+    data.add_argument("--encoder-sequence-length", type=int, default=64,
+                      help="source tokens with <s> and </s>; longer sources are truncated")
+    data.add_argument("--decoder-sequence-length", type=int, default=64)
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default="delta_net",
+                       help=f"one of {sorted(MODELS)}, or a Seq2SeqLM preset")
+    model.add_argument("--num-layers", type=int, default=3, help="encoder and decoder blocks")
+    model.add_argument("--hidden-dim", type=int, default=256)
+    model.add_argument("--num-heads", type=int, default=4)
+    model.add_argument("--intermediate-dim", type=int, default=1024)
+    model.add_argument("--dropout", type=float, default=0.1)
+    model.add_argument("--nu", type=int, default=1, help="DPFP's nu")
+    model.add_argument("--num-features", type=int, default=32, help="Performer's m")
+    model.add_argument("--feature-map", default="elu_plus_one", help="Delta Net's feature map")
+    training = parser.add_argument_group("training")
+    training.add_argument("--max-tokens", type=int, default=4096,
+                          help="tokens a batch (source or target side, with padding)")
+    training.add_argument("--learning-rate", type=float, default=1e-3, help="the peak")
+    training.add_argument("--warmup-steps", type=int, default=500)
+    training.add_argument("--label-smoothing", type=float, default=0.1)
+    training.add_argument("--clip-norm", type=float, default=1.0)
+    training.add_argument("--max-steps", type=int, default=3000)
+    training.add_argument("--eval-every", type=int, default=250)
+    training.add_argument("--patience-steps", type=int,
+                          help="stop when the validation loss has not improved for this long")
+    evaluation = parser.add_argument_group("final evaluation")
+    evaluation.add_argument("--num-beams", type=int, default=4, help="1: greedy search")
+    evaluation.add_argument("--bleu-sentences", type=int,
+                            help="translate only the first this many validation sentences")
+    evaluation.add_argument("--translate-batch-size", type=int, default=64)
+
+
+def check_arguments(args):
+    for name in ("vocabulary_size", "num_layers", "hidden_dim", "num_heads", "intermediate_dim",
+                 "max_tokens", "max_steps", "eval_every", "nu", "num_features", "num_beams",
+                 "warmup_steps", "encoder_sequence_length", "decoder_sequence_length",
+                 "translate_batch_size"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"`--{name.replace('_', '-')}` must be an integer >= 1. "
+                             f"Received: {getattr(args, name)}")
+    if args.model not in MODELS and not os.path.exists(args.model) and \
+            args.model not in preset_utils.BUILTIN_PRESETS:
+        raise ValueError(f"`--model` must be one of {sorted(MODELS)}, a preset name or a "
+                         f"preset directory. Received: {args.model!r}")
+    if args.tokenizer != "sentencepiece" and not os.path.isdir(args.tokenizer):
+        raise ValueError("`--tokenizer` must be 'sentencepiece' or a tokenizer preset "
+                         f"directory. Received: {args.tokenizer!r}")
+
+
+def read_data(args):
+    def read(source, target, flags, max_pairs=None):
+        try:
+            return parallel_text.read_parallel_text(source, target, max_pairs)
+        except ValueError as error:
+            raise ValueError(f"{flags}: {error}") from None
+
+    return (read(args.source, args.target, "`--source` / `--target`", args.max_pairs),
+            read(args.validation_source, args.validation_target,
+                 "`--validation-source` / `--validation-target`"))
+
+
+def load_or_build(args, output_dir):
+    """`seq2seq_lm`: a preset's, or a new model of `--model`'s family on the run's joint
+    vocabulary (trained once and kept in the output directory, for a resumed run)."""
+    if args.model not in MODELS:
+        return keras_hub.models.Seq2SeqLM.from_preset(args.model)
+    saved = os.path.join(output_dir, "tokenizer")
+    cls = MODELS[args.model]
+    tokenizer_cls = cls.preprocessor_cls.tokenizer_cls
+    if os.path.isdir(saved) or os.path.isdir(args.tokenizer):
+        tokenizer = zoo.load_tokenizer(saved if os.path.isdir(saved) else args.tokenizer)
+    else:
+        proto = zoo.train_sentence_piece_tokenizer([args.source, args.target],
+                                                   args.vocabulary_size).proto
+        tokenizer = tokenizer_cls(proto=proto)
+    if not os.path.isdir(saved):
+        tokenizer.save_to_preset(saved)
+    options = {"performer": dict(num_random_features=args.num_features),
+               "dpfp": dict(nu=args.nu), "delta_net": dict(feature_map=args.feature_map)}
+    backbone = cls.backbone_cls(
+        vocabulary_size=tokenizer.vocabulary_size(), num_layers=args.num_layers,
+        num_heads=args.num_heads, hidden_dim=args.hidden_dim,
+        intermediate_dim=args.intermediate_dim, dropout=args.dropout,
+        **options.get(args.model, {}))
+    preprocessor = cls.preprocessor_cls(
+        tokenizer, encoder_sequence_length=args.encoder_sequence_length,
+        decoder_sequence_length=args.decoder_sequence_length)
+    return cls(backbone, preprocessor=preprocessor)
+
+
+def run(args, distribution):
+    check_arguments(args)
+    (sources, targets), (validation_sources, validation_targets) = read_data(args)
+    train_run = TrainingRun(distribution.output_dir(args.output_dir),
+                            steps_per_epoch=args.eval_every, max_steps=args.max_steps,
+                            patience_steps=args.patience_steps)
+    with distribution.scope():
+        seq2seq_lm = load_or_build(args, train_run.output_dir)
+        preprocessor, seq2seq_lm.preprocessor = seq2seq_lm.preprocessor, None  # data is ids
+        seq2seq_lm.compile(
+            optimizer=keras.optimizers.Adam(
+                InverseSquareRootDecay(args.learning_rate, args.warmup_steps), beta_1=0.9,
+                beta_2=0.98, epsilon=1e-9, clipnorm=args.clip_norm),
+            loss=SparseLabelSmoothingCrossentropy(args.label_smoothing),
+            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    lengths = dict(encoder_sequence_length=preprocessor.encoder_sequence_length,
+                   decoder_sequence_length=preprocessor.decoder_sequence_length)
+    tokenizer = preprocessor.tokenizer
+    train_pairs = parallel_text.encode_pairs(tokenizer, sources, targets, **lengths)
+    validation_pairs = parallel_text.encode_pairs(tokenizer, validation_sources,
+                                                  validation_targets, **lengths)
+    batching = dict(max_tokens=args.max_tokens, multiple_of=distribution.num_replicas)
+    data = parallel_text.token_batches(train_pairs, seed=args.seed,
+                                       start_step=train_run.start_step, **batching)
+    evaluation = parallel_text.token_batches(
+        validation_pairs, shuffle=False,
+        num_steps=parallel_text.steps_per_pass(validation_pairs, **batching), **batching)
+    first = next(iter(evaluation))[0]
+    if not seq2seq_lm.built:  # the backup restores into built models only
+        seq2seq_lm(first)
+    probe = {name: first[name][:4] for name in first}
+    diagnostics = train_run.diagnostics(seq2seq_lm, probe, args.diagnostics_every)
+    history = train_run.fit(seq2seq_lm, data, evaluation, diagnostics, verbose=args.verbose)
+    if os.path.exists(train_run.best_weights):  # model selection on the validation loss
+        seq2seq_lm.load_weights(train_run.best_weights)
+    final = seq2seq_lm.evaluate(evaluation, verbose=0, return_dict=True)
+    seq2seq_lm.preprocessor = preprocessor
+    count = args.bleu_sentences or len(validation_sources)
+    hypotheses = translation.translate(
+        seq2seq_lm, validation_sources[:count], num_beams=args.num_beams,
+        batch_size=args.translate_batch_size, progress=bool(args.verbose))
+    scores = translation.corpus_scores(hypotheses, validation_targets[:count])
+    hypotheses_file = train_run.path("validation_hypotheses.txt")
+    with open(hypotheses_file, "w", encoding="utf-8") as file:
+        file.write("".join(h + "\n" for h in hypotheses))
+    steps = len(history) * args.eval_every
+    metrics = {"validation_loss": final["loss"], "validation_bleu": scores["bleu"],
+               "validation_chrf": scores["chrf"], "num_beams": args.num_beams}
+    train_run.save_preset(
+        seq2seq_lm, command=getattr(args, "command", None), steps=steps,
+        data={"train": [args.source, args.target],
+              "validation": [args.validation_source, args.validation_target]},
+        metrics=metrics)
+    plot = train_run.plot_learning_curves(("loss", "accuracy"),
+                                          title=f"{args.model}, translation")
+    backbone = seq2seq_lm.backbone
+    results = train_run.write_results({
+        **distribution.description(), "task": "mt", "model": args.model,
+        "parameters": seq2seq_lm.count_params(), "num_layers": backbone.num_layers,
+        "hidden_dim": backbone.hidden_dim, "train_pairs": len(sources),
+        "vocabulary_size": tokenizer.vocabulary_size(), "steps": steps,
+        "settings": {name: getattr(args, name) for name in (
+            "max_tokens", "learning_rate", "warmup_steps", "label_smoothing", "clip_norm",
+            "dropout", "num_beams")},
+        "validation_accuracy": final.get("accuracy"), **metrics,
+        "bleu_signature": scores["bleu_signature"], "bleu_sentences": count,
+        "hypotheses": hypotheses_file, "preset": train_run.preset_dir, "plot": plot,
+    })
+    return results
