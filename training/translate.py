@@ -105,12 +105,12 @@ def load_seq2seq_lm(preset):
 
 
 def run(args):
+    model = load_seq2seq_lm(args.preset)  # a bad preset fails before any input is read
     if args.input:
         with open(args.input, encoding="utf-8") as file:
             sentences = file.read().splitlines()
     else:
         sentences = sys.stdin.read().splitlines()
-    model = load_seq2seq_lm(args.preset)
     empty = [i + 1 for i, s in enumerate(sentences) if not s.strip()]
     if empty:
         raise ValueError(f"Line(s) {empty[:5]} of the input are empty: one sentence a line.")

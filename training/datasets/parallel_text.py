@@ -8,7 +8,7 @@
     validation = token_batches(pairs_val, max_tokens=4096, shuffle=False, num_steps=...)
 
 Pairs are packed as keras-hub's `Seq2SeqLMPreprocessor` packs them (`<s> source </s>`,
-decoder input `<s> target`, labels `target </s>`), so a model trained on these batches
+decoder input `<s> target`, labels `target </s>`, the same truncation), so a model trained on these batches
 translates strings through its preprocessor. A batch holds the pairs of one length bucket
 (multiples of `bucket_width` tokens), padded to the bucket's width, as many as fit in
 `max_tokens` (the Transformer recipe's token-count batches; few distinct shapes, so few traces).
@@ -169,7 +169,9 @@ def token_batches(pairs, *, max_tokens=4096, seed=0, start_step=0, num_steps=Non
             full_target, target_mask = padded([target[i] for i in members], width + 1)
             yield ({"encoder_token_ids": source, "encoder_padding_mask": source_mask,
                     "decoder_token_ids": full_target[:, :-1],
-                    "decoder_padding_mask": target_mask[:, :-1]},
+                    # Only `<s> target` is input (keras-hub's packer also marks the `</s>`
+                    # after it, whose label is padding: the same loss, a width less).
+                    "decoder_padding_mask": target_mask[:, 1:]},
                    full_target[:, 1:], target_mask[:, 1:].astype(np.float32))
             step += 1
 
