@@ -7,7 +7,7 @@ OP_LIBRARY := tf_ops/_fwp_ops.so
 OP_SOURCES := $(shell find tf_ops/cc -name '*.cc' -o -name '*.h')
 OUT ?= demo_output
 
-.PHONY: demo demo-capacity test test-tensorflow test-jax test-torch bench bench-zoo bench-training bazel gpu-check ops clean
+.PHONY: demo demo-capacity test test-tensorflow test-jax test-torch bench bench-zoo bench-training bench-translation bazel gpu-check ops clean
 
 # Without build isolation: the editable install needs no TensorFlow in a build environment
 # (setup.py builds the op library only for `pip install .`; here $(OP_LIBRARY) does).
@@ -68,6 +68,10 @@ bench-zoo: $(OP_LIBRARY)
 # fwp-train lm end to end: Delta Net vs softmax throughput, the diagnostics' overhead (~17 min).
 bench-training: $(OP_LIBRARY)
 	KERAS_BACKEND=tensorflow $(BIN)/python -m benchmarks.training
+
+# The translation families on Multi30k En->De at one size and budget (7 resumable runs, ~1.5 h).
+bench-translation: $(OP_LIBRARY)
+	KERAS_BACKEND=tensorflow $(BIN)/python -m benchmarks.translation --runs-dir runs/translation
 
 clean:
 	rm -rf $(VENV) build *.egg-info $(OUT) tf_ops/_fwp_ops.*
