@@ -20,6 +20,26 @@ def fixed_by_family(family, kwargs, fixed):
     return {**kwargs, **fixed}
 
 
+MEMORY_ARGUMENTS = ("feature_map", "update_rule", "key_dim", "value_dim", "chunk_size",
+                    "implementation")
+
+
+def record_memory_arguments(backbone, arguments, blocks):
+    """Sets a fast weight backbone's memory arguments from its constructor's `locals()` (the
+    normalisation as requested, for the config, and as resolved by its decoder `blocks`)."""
+    for name in MEMORY_ARGUMENTS:
+        setattr(backbone, name, arguments[name])
+    backbone.requested_normalization = arguments["normalization"]
+    backbone.normalization = blocks[0].attention.normalization
+    # The custom ops have no XLA kernels: Keras' jit_compile="auto" must not wrap them.
+    backbone.supports_jit = all(block.supports_jit for block in blocks)
+
+
+def memory_config(backbone):
+    return {**{name: getattr(backbone, name) for name in MEMORY_ARGUMENTS},
+            "normalization": backbone.requested_normalization}
+
+
 @keras.saving.register_keras_serializable(package="fwp_keras")
 class FastWeightBackbone(ZooBackbone):
     """A stack of pre-layer-norm fast weight decoder blocks (keras-hub `Backbone`).
@@ -100,16 +120,7 @@ class FastWeightBackbone(ZooBackbone):
             max_sequence_length=max_sequence_length, layer_norm_epsilon=layer_norm_epsilon,
             tie_word_embeddings=tie_word_embeddings, dtype=dtype, **kwargs,
         )
-        self.feature_map = feature_map
-        self.update_rule = update_rule
-        self.normalization = blocks[0].attention.normalization
-        self.requested_normalization = normalization
-        self.key_dim = key_dim
-        self.value_dim = value_dim
-        self.chunk_size = chunk_size
-        self.implementation = implementation
-        # The custom ops have no XLA kernels: Keras' jit_compile="auto" must not wrap them.
-        self.supports_jit = all(block.supports_jit for block in blocks)
+        record_memory_arguments(self, locals(), blocks)
 
     def state_spec(self, batch_size=None):
         """The per-layer memory states (the generation cache) as `keras.KerasTensor`s: for
@@ -141,14 +152,4 @@ class FastWeightBackbone(ZooBackbone):
         return statistics
 
     def get_config(self):
-        config = super().get_config()
-        config.update({
-            "feature_map": self.feature_map,
-            "update_rule": self.update_rule,
-            "normalization": self.requested_normalization,
-            "key_dim": self.key_dim,
-            "value_dim": self.value_dim,
-            "chunk_size": self.chunk_size,
-            "implementation": self.implementation,
-        })
-        return config
+        return {**super().get_config(), **memory_config(self)}

@@ -5,6 +5,7 @@ from keras import ops
 
 from fwp_keras.layers.fast_weight_decoder_block import FastWeightDecoderBlock
 from fwp_keras.layers.fast_weight_encoder_block import FastWeightEncoderBlock
+from fwp_keras.zoo.fast_weight.fast_weight_backbone import memory_config, record_memory_arguments
 from fwp_keras.zoo.fast_weight.token_and_position_embedding import positions_from_mask
 from fwp_keras.zoo.fast_weight.zoo_backbone import check_sizes
 from fwp_keras.zoo.fast_weight.zoo_seq2seq_backbone import ZooSeq2SeqBackbone
@@ -97,16 +98,7 @@ class FastWeightSeq2SeqBackbone(ZooSeq2SeqBackbone):
             max_sequence_length=max_sequence_length, layer_norm_epsilon=layer_norm_epsilon,
             tie_word_embeddings=tie_word_embeddings, dtype=dtype, **kwargs,
         )
-        self.feature_map = feature_map
-        self.update_rule = update_rule
-        self.normalization = decoder_blocks[0].attention.normalization
-        self.requested_normalization = normalization
-        self.key_dim = key_dim
-        self.value_dim = value_dim
-        self.chunk_size = chunk_size
-        self.implementation = implementation
-        # The custom ops have no XLA kernels: Keras' jit_compile="auto" must not wrap them.
-        self.supports_jit = all(block.supports_jit for block in decoder_blocks)
+        record_memory_arguments(self, locals(), decoder_blocks)
 
     def state_spec(self, batch_size=None):
         """The decoder's per-block memory states (the generation cache) as `keras.KerasTensor`s:
@@ -138,14 +130,4 @@ class FastWeightSeq2SeqBackbone(ZooSeq2SeqBackbone):
         return statistics
 
     def get_config(self):
-        config = super().get_config()
-        config.update({
-            "feature_map": self.feature_map,
-            "update_rule": self.update_rule,
-            "normalization": self.requested_normalization,
-            "key_dim": self.key_dim,
-            "value_dim": self.value_dim,
-            "chunk_size": self.chunk_size,
-            "implementation": self.implementation,
-        })
-        return config
+        return {**super().get_config(), **memory_config(self)}

@@ -31,6 +31,13 @@ def check_sizes(num_layers, num_heads, hidden_dim, intermediate_dim, need_divisi
     return num_layers, num_heads, hidden_dim, intermediate_dim
 
 
+def record_common_arguments(backbone, arguments):
+    """Sets the `COMMON_ARGUMENTS` on a backbone from its constructor's `locals()`."""
+    for name in COMMON_ARGUMENTS:
+        setattr(backbone, name, arguments[name])
+    backbone.vocabulary_size = backbone.embeddings.vocabulary_size
+
+
 class ZooBackbone(NamedPresets, keras_hub.models.Backbone):
     """Base of the zoo's backbones; `call_layer(layer, x, padding_mask)` runs one decoder
     layer in the functional model."""
@@ -63,17 +70,7 @@ class ZooBackbone(NamedPresets, keras_hub.models.Backbone):
         )
 
         # === Config ===
-        self.vocabulary_size = self.embeddings.vocabulary_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.dropout = dropout
-        self.activation = activation
-        self.position_encoding = position_encoding
-        self.max_sequence_length = max_sequence_length
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.tie_word_embeddings = tie_word_embeddings
+        record_common_arguments(self, locals())
 
     def get_config(self):
         config = super().get_config()

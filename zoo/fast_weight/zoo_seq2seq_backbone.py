@@ -11,7 +11,7 @@ from fwp_keras.zoo.fast_weight.token_and_position_embedding import (
     TokenAndPositionEmbedding,
     positions_from_mask,
 )
-from fwp_keras.zoo.fast_weight.zoo_backbone import COMMON_ARGUMENTS
+from fwp_keras.zoo.fast_weight.zoo_backbone import COMMON_ARGUMENTS, record_common_arguments
 from fwp_keras.zoo.presets import NamedPresets
 
 
@@ -70,17 +70,7 @@ class ZooSeq2SeqBackbone(NamedPresets, keras_hub.models.Backbone):
         )
 
         # === Config ===
-        self.vocabulary_size = self.embeddings.vocabulary_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.dropout = dropout
-        self.activation = activation
-        self.position_encoding = position_encoding
-        self.max_sequence_length = max_sequence_length
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.tie_word_embeddings = tie_word_embeddings
+        record_common_arguments(self, locals())
 
     def encode(self, token_ids, padding_mask):
         """The encoder's outputs `[B, S, hidden_dim]` for source ids `[B, S]` (eager or
