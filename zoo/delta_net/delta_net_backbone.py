@@ -4,6 +4,9 @@ import keras
 
 from fwp_keras.zoo.fast_weight.fast_weight_backbone import FastWeightBackbone, fixed_by_family
 
+# What the family fixes, in its language and translation models.
+FIXED = dict(update_rule="delta", normalization="sum")
+
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
 class DeltaNetBackbone(FastWeightBackbone):
@@ -24,13 +27,11 @@ class DeltaNetBackbone(FastWeightBackbone):
         super().__init__(
             vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
             feature_map=feature_map,
-            **fixed_by_family("DeltaNetBackbone", kwargs, dict(
-                update_rule="delta", normalization="sum",
-            )),
+            **fixed_by_family("DeltaNetBackbone", kwargs, FIXED),
         )
 
     def get_config(self):
         config = super().get_config()
-        for fixed in ("update_rule", "normalization"):
+        for fixed in FIXED:
             del config[fixed]
         return config

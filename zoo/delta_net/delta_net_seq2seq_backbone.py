@@ -4,6 +4,7 @@ import keras
 
 from fwp_keras.zoo.fast_weight.fast_weight_backbone import fixed_by_family
 from fwp_keras.zoo.fast_weight.fast_weight_seq2seq_backbone import FastWeightSeq2SeqBackbone
+from fwp_keras.zoo.delta_net.delta_net_backbone import FIXED
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
@@ -25,13 +26,11 @@ class DeltaNetSeq2SeqBackbone(FastWeightSeq2SeqBackbone):
         super().__init__(
             vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
             feature_map=feature_map,
-            **fixed_by_family("DeltaNetSeq2SeqBackbone", kwargs, dict(
-                update_rule="delta", normalization="sum",
-            )),
+            **fixed_by_family("DeltaNetSeq2SeqBackbone", kwargs, FIXED),
         )
 
     def get_config(self):
         config = super().get_config()
-        for fixed in ("update_rule", "normalization"):
+        for fixed in FIXED:
             del config[fixed]
         return config

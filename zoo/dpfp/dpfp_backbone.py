@@ -5,6 +5,11 @@ import keras
 from fwp_keras.layers.feature_maps import DPFP
 from fwp_keras.zoo.fast_weight.fast_weight_backbone import FastWeightBackbone, fixed_by_family
 
+def fixed_choices(nu):
+    """What the family fixes, in its language and translation models."""
+    return dict(feature_map=keras.saving.serialize_keras_object(DPFP(nu, name="feature_map")),
+                update_rule="sum", normalization="attention")
+
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
 class DPFPBackbone(FastWeightBackbone):
@@ -24,16 +29,13 @@ class DPFPBackbone(FastWeightBackbone):
                  nu=1, **kwargs):
         super().__init__(
             vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
-            **fixed_by_family("DPFPBackbone", kwargs, dict(
-                feature_map=keras.saving.serialize_keras_object(DPFP(nu, name="feature_map")),
-                update_rule="sum", normalization="attention",
-            )),
+            **fixed_by_family("DPFPBackbone", kwargs, fixed_choices(nu)),
         )
         self.nu = nu
 
     def get_config(self):
         config = super().get_config()
-        for fixed in ("feature_map", "update_rule", "normalization"):
+        for fixed in fixed_choices(1):
             del config[fixed]
         config["nu"] = self.nu
         return config

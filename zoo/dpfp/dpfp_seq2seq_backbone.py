@@ -2,9 +2,9 @@
 
 import keras
 
-from fwp_keras.layers.feature_maps import DPFP
 from fwp_keras.zoo.fast_weight.fast_weight_backbone import fixed_by_family
 from fwp_keras.zoo.fast_weight.fast_weight_seq2seq_backbone import FastWeightSeq2SeqBackbone
+from fwp_keras.zoo.dpfp.dpfp_backbone import fixed_choices
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
@@ -24,16 +24,13 @@ class DPFPSeq2SeqBackbone(FastWeightSeq2SeqBackbone):
                  nu=1, **kwargs):
         super().__init__(
             vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
-            **fixed_by_family("DPFPSeq2SeqBackbone", kwargs, dict(
-                feature_map=keras.saving.serialize_keras_object(DPFP(nu, name="feature_map")),
-                update_rule="sum", normalization="attention",
-            )),
+            **fixed_by_family("DPFPSeq2SeqBackbone", kwargs, fixed_choices(nu)),
         )
         self.nu = nu
 
     def get_config(self):
         config = super().get_config()
-        for fixed in ("feature_map", "update_rule", "normalization"):
+        for fixed in fixed_choices(1):
             del config[fixed]
         config["nu"] = self.nu
         return config

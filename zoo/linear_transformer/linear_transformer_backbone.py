@@ -4,6 +4,9 @@ import keras
 
 from fwp_keras.zoo.fast_weight.fast_weight_backbone import FastWeightBackbone, fixed_by_family
 
+# What the family fixes, in its language and translation models.
+FIXED = dict(feature_map="elu_plus_one", update_rule="sum", normalization="attention")
+
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
 class LinearTransformerBackbone(FastWeightBackbone):
@@ -22,13 +25,11 @@ class LinearTransformerBackbone(FastWeightBackbone):
                  **kwargs):
         super().__init__(
             vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
-            **fixed_by_family("LinearTransformerBackbone", kwargs, dict(
-                feature_map="elu_plus_one", update_rule="sum", normalization="attention",
-            )),
+            **fixed_by_family("LinearTransformerBackbone", kwargs, FIXED),
         )
 
     def get_config(self):
         config = super().get_config()
-        for fixed in ("feature_map", "update_rule", "normalization"):
+        for fixed in FIXED:
             del config[fixed]
         return config

@@ -4,6 +4,7 @@ import keras
 
 from fwp_keras.zoo.fast_weight.fast_weight_backbone import fixed_by_family
 from fwp_keras.zoo.fast_weight.fast_weight_seq2seq_backbone import FastWeightSeq2SeqBackbone
+from fwp_keras.zoo.linear_transformer.linear_transformer_backbone import FIXED
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
@@ -23,13 +24,11 @@ class LinearTransformerSeq2SeqBackbone(FastWeightSeq2SeqBackbone):
                  **kwargs):
         super().__init__(
             vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
-            **fixed_by_family("LinearTransformerSeq2SeqBackbone", kwargs, dict(
-                feature_map="elu_plus_one", update_rule="sum", normalization="attention",
-            )),
+            **fixed_by_family("LinearTransformerSeq2SeqBackbone", kwargs, FIXED),
         )
 
     def get_config(self):
         config = super().get_config()
-        for fixed in ("feature_map", "update_rule", "normalization"):
+        for fixed in FIXED:
             del config[fixed]
         return config

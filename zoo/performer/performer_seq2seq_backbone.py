@@ -2,9 +2,9 @@
 
 import keras
 
-from fwp_keras.layers.feature_maps import FAVORPlus
 from fwp_keras.zoo.fast_weight.fast_weight_backbone import fixed_by_family
 from fwp_keras.zoo.fast_weight.fast_weight_seq2seq_backbone import FastWeightSeq2SeqBackbone
+from fwp_keras.zoo.performer.performer_backbone import fixed_choices
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
@@ -25,17 +25,13 @@ class PerformerSeq2SeqBackbone(FastWeightSeq2SeqBackbone):
                  num_random_features=64, **kwargs):
         super().__init__(
             vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
-            **fixed_by_family("PerformerSeq2SeqBackbone", kwargs, dict(
-                feature_map=keras.saving.serialize_keras_object(
-                    FAVORPlus(num_random_features, name="feature_map")),
-                update_rule="sum", normalization="attention",
-            )),
+            **fixed_by_family("PerformerSeq2SeqBackbone", kwargs, fixed_choices(num_random_features)),
         )
         self.num_random_features = num_random_features
 
     def get_config(self):
         config = super().get_config()
-        for fixed in ("feature_map", "update_rule", "normalization"):
+        for fixed in fixed_choices(1):
             del config[fixed]
         config["num_random_features"] = self.num_random_features
         return config
