@@ -129,3 +129,61 @@ def test_bad_arguments_name_themselves(kwargs, message):
 def test_width_not_divisible_by_heads_asks_for_key_dim():
     with pytest.raises(ValueError, match="key_dim"):
         FastWeightDecoderBlock(num_heads=3, intermediate_dim=4).build((None, None, HIDDEN))
+
+
+def numpy_cross_block(block, x, encoder, encoder_mask):
+    """x + attention(LN(x)); x + cross_attention(LN(x), encoder); the feed-forward: float64."""
+    x = np.asarray(x, np.float64)
+    attended, _ = numpy_attention(block.attention, numpy_layer_norm(block.attention_norm, x))
+    x = x + attended
+    crossed, _ = numpy_attention(block.cross_attention,
+                                 numpy_layer_norm(block.cross_attention_norm, x),
+                                 value=np.asarray(encoder, np.float64), padding_mask=encoder_mask)
+    x = x + crossed
+    inner = numpy_layer_norm(block.feedforward_norm, x) @ to_np(
+        block.feedforward_intermediate.kernel) + to_np(block.feedforward_intermediate.bias)
+    inner = 0.5 * inner * (1 + np.vectorize(math.erf)(inner / math.sqrt(2)))
+    return x + inner @ to_np(block.feedforward_output.kernel) + to_np(
+        block.feedforward_output.bias)
+
+
+def test_cross_attention_block_matches_float64_and_decodes_from_the_encoder_memory():
+    block = make_block("delta", cross_attention=True)
+    x, encoder = random((B, T, HIDDEN), seed=4), random((B, 6, HIDDEN), seed=5)
+    encoder_mask = np.arange(6)[None] < np.array([[6], [3]])
+    whole = block(x, encoder_sequence=encoder, encoder_padding_mask=encoder_mask)
+    assert_close(whole, numpy_cross_block(block, x, encoder, encoder_mask))
+    memory = block.cross_attention.write_memory(encoder, encoder_mask)
+    y, state = block(x[:, :4], cross_memory=memory, return_state=True)
+    pieces = [y]
+    for t in range(4, T):
+        y, state = block(x[:, t:t + 1], cross_memory=memory, initial_state=state,
+                         return_state=True)
+        pieces.append(y)
+    assert_close(np.concatenate([to_np(p) for p in pieces], axis=1), whole)
+    with pytest.raises(ValueError, match="exactly one of `encoder_sequence`"):
+        block(x)
+    with pytest.raises(ValueError, match="has no cross-attention"):
+        make_block("delta")(x, encoder_sequence=encoder)
+
+
+def test_encoder_block_is_bidirectional_and_ignores_padding():
+    from fwp_keras.layers import FastWeightEncoderBlock
+
+    keras.utils.set_random_seed(1)
+    block = FastWeightEncoderBlock(num_heads=2, intermediate_dim=12)
+    x = random((B, T, HIDDEN), seed=6)
+    mask = np.arange(T)[None] < np.array([[T], [5]])
+    y = to_np(block(x, padding_mask=mask))
+    assert block.attention.normalization == "attention" and not block.attention.causal
+    alone = to_np(block(x[1:, :5]))  # the padded row, unpadded: the same outputs
+    assert_close(y[1:, :5], alone)
+    changed = x.copy()
+    changed[0, -1] = random((HIDDEN,), seed=7)  # the last position changes what the first reads
+    assert not np.allclose(to_np(block(changed, padding_mask=mask))[0, 0], y[0, 0])
+    with pytest.raises(ValueError, match="needs update_rule='sum'"):
+        FastWeightEncoderBlock(2, 12, key_dim=4, update_rule="delta")
+    with pytest.raises(ValueError, match="no cross-attention"):
+        FastWeightEncoderBlock(2, 12, cross_attention=True)
+    again = FastWeightEncoderBlock.from_config(block.get_config())
+    assert again.get_config() == block.get_config()
