@@ -9,7 +9,8 @@ start of its row).
 """
 
 from keras import ops
-from keras_hub.src.utils.tensor_utils import any_equal
+
+from fwp_keras.zoo.fast_weight.zoo_causal_lm import through_first_stop
 
 
 def generate_left_aligned(model, token_ids, padding_mask, prefill, call_with_cache,
@@ -53,8 +54,7 @@ def generate_left_aligned(model, token_ids, padding_mask, prefill, call_with_cac
     if stop_token_ids is None:
         kept = generated
     else:
-        ends = ops.cast(any_equal(left_ids, stop_token_ids, generated), "int32")
-        kept = generated & ops.logical_not(ops.cast(ops.cumsum(ends, axis=1) - ends, "bool"))
+        kept = generated & through_first_stop(left_ids, stop_token_ids, generated)
     left_mask = prompt_area | kept
     # Back to keras-hub's layout; columns that wrap around keep the caller's padding.
     back = ops.mod(columns + shift, width)

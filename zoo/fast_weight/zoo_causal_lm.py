@@ -6,6 +6,8 @@ import keras
 import keras_hub
 import numpy as np
 import tensorflow as tf  # keras-hub's preprocessing runs on tf.data whatever the backend
+from keras import ops
+from keras_hub.src.utils.tensor_utils import any_equal
 
 from fwp_keras import _validation as validation
 from fwp_keras.zoo.presets import NamedPresets
@@ -157,3 +159,10 @@ def _check_vocabulary(backbone, preprocessor):
             f"vocabulary_size is {backbone.vocabulary_size}: they must match (build the "
             "backbone with vocabulary_size=tokenizer.vocabulary_size())."
         )
+
+
+def through_first_stop(token_ids, stop_token_ids, searched):
+    """keras-hub's rule for the output mask: true up to and including each row's first stop
+    token among the `searched` columns (those generated), false after it."""
+    ends = ops.cast(any_equal(token_ids, stop_token_ids, searched), "int32")
+    return ops.logical_not(ops.cast(ops.cumsum(ends, axis=1) - ends, "bool"))

@@ -3,12 +3,11 @@
 import keras
 from keras import ops
 
-from fwp_keras.zoo.fast_weight.zoo_causal_lm import ZooCausalLM
+from fwp_keras.zoo.fast_weight.zoo_causal_lm import ZooCausalLM, through_first_stop
 from fwp_keras.zoo.transformer.transformer_backbone import TransformerBackbone
 from fwp_keras.zoo.transformer.transformer_causal_lm_preprocessor import (
     TransformerCausalLMPreprocessor,
 )
-from keras_hub.src.utils.tensor_utils import any_equal
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
@@ -70,7 +69,5 @@ class TransformerCausalLM(ZooCausalLM):
         )
         if stop_token_ids is None:
             return {"token_ids": token_ids, "padding_mask": ops.ones_like(padding_mask)}
-        ends = ops.cast(any_equal(token_ids, stop_token_ids, ops.logical_not(padding_mask)),
-                        "int32")
-        after_end = ops.cast(ops.cumsum(ends, axis=-1) - ends, "bool")
-        return {"token_ids": token_ids, "padding_mask": ops.logical_not(after_end)}
+        return {"token_ids": token_ids, "padding_mask": through_first_stop(
+            token_ids, stop_token_ids, ops.logical_not(padding_mask))}

@@ -3,12 +3,12 @@
 import keras
 from keras import ops
 
+from fwp_keras.zoo.fast_weight.zoo_causal_lm import through_first_stop
 from fwp_keras.zoo.fast_weight.zoo_seq2seq_lm import ZooSeq2SeqLM
 from fwp_keras.zoo.transformer.transformer_seq2seq_backbone import TransformerSeq2SeqBackbone
 from fwp_keras.zoo.transformer.transformer_seq2seq_lm_preprocessor import (
     TransformerSeq2SeqLMPreprocessor,
 )
-from keras_hub.src.utils.tensor_utils import any_equal
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
@@ -94,7 +94,6 @@ class TransformerSeq2SeqLM(ZooSeq2SeqLM):
         if stop_token_ids is None:
             mask = ops.ones_like(decoder_padding_mask)
         else:
-            ends = ops.cast(any_equal(decoder_token_ids, stop_token_ids,
-                                      ops.logical_not(decoder_padding_mask)), "int32")
-            mask = ops.logical_not(ops.cast(ops.cumsum(ends, axis=-1) - ends, "bool"))
+            mask = through_first_stop(decoder_token_ids, stop_token_ids,
+                                      ops.logical_not(decoder_padding_mask))
         return {"decoder_token_ids": decoder_token_ids, "decoder_padding_mask": mask}
