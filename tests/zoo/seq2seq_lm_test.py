@@ -149,6 +149,30 @@ def test_preset_round_trip_is_bit_identical(family, tmp_path):
     assert loaded.generate(PAIRS["encoder_text"][:2]) == lm.generate(PAIRS["encoder_text"][:2])
 
 
+TRANSLATE_IN_FRESH_PROCESS = """
+import sys, json, keras_hub
+import fwp_keras.zoo  # registers the classes
+mt = keras_hub.models.Seq2SeqLM.from_preset(sys.argv[1])
+mt.compile(sampler="greedy")
+print(json.dumps([type(mt).__name__, mt.generate(json.loads(sys.argv[2]))]))
+"""
+
+
+@pytest.mark.skipif(zu.BACKEND != "tensorflow", reason="the same loader on every backend")
+def test_preset_translates_the_same_in_a_fresh_process(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    lm = string_lm("performer")  # FAVOR+'s fixed projection must come back with the weights
+    lm.save_to_preset(str(tmp_path))
+    sources = PAIRS["encoder_text"][:2]
+    run = subprocess.run([sys.executable, "-c", TRANSLATE_IN_FRESH_PROCESS, str(tmp_path),
+                          json.dumps(sources)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.splitlines()[-1]) == ["PerformerSeq2SeqLM", lm.generate(sources)]
+
+
 def test_long_sources_are_truncated_with_a_warning():
     lm = string_lm("delta_net", encoder_sequence_length=6)
     with pytest.warns(UserWarning, match=r"1 of 2 sources are longer than .* truncated"):
