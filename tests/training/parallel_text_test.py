@@ -106,3 +106,15 @@ def test_long_sentences_are_truncated_with_a_warning(tokenizer):
             tokenizer, ["Is this a dagger which I see before me", "Out"], ["Ja", "Nein"],
             encoder_sequence_length=6, decoder_sequence_length=8)
     assert len(encoded[0][0]) == 6 and encoded[0][0][-1] == tokenizer.end_token_id
+
+
+def test_batches_split_evenly_over_replicas(tokenizer, pairs):
+    encoded = parallel_text.encode_pairs(tokenizer, *pairs, encoder_sequence_length=40,
+                                         decoder_sequence_length=40)
+    per_pass = parallel_text.steps_per_pass(encoded, max_tokens=300, multiple_of=3)
+    sizes = [len(batch[1]) for batch in parallel_text.token_batches(
+        encoded, max_tokens=300, multiple_of=3, shuffle=False, num_steps=per_pass)
+        .as_numpy_iterator()]
+    assert sizes and all(size % 3 == 0 for size in sizes)
+    buckets = len(parallel_text._Plan(encoded, 300, 8, 3).buckets)
+    assert 0 <= len(pairs[0]) - sum(sizes) <= 2 * buckets  # fewer than 3 left over a bucket

@@ -16,7 +16,6 @@ Batches are a function of the step (a seeded plan per data epoch), so a resumed 
 batches the uninterrupted run would.
 """
 
-import math
 import os
 import warnings
 
@@ -112,9 +111,12 @@ class _Plan:
         for width in self.buckets:
             size = max(max_tokens // width, 1)
             self.batch_size[width] = max(size // multiple_of * multiple_of, multiple_of)
+        self.multiple_of = multiple_of
         self.members = {w: np.flatnonzero(self.bucket_of == w) for w in self.buckets}
-        self.per_epoch = sum(math.ceil(len(self.members[w]) / self.batch_size[w])
-                             for w in self.buckets)
+        self.per_epoch = len(self.batches(None))
+        if not self.per_epoch:
+            raise ValueError(f"No batch of {multiple_of} pairs (one per replica) can be made "
+                             f"of {len(widths)} pairs.")
 
     def batches(self, rng):
         """`[(width, pair indices)]` of one epoch; shuffled within buckets and in order of
@@ -125,7 +127,10 @@ class _Plan:
             if rng is not None:
                 members = rng.permutation(members)
             size = self.batch_size[width]
-            batches += [(width, members[i:i + size]) for i in range(0, len(members), size)]
+            # Every replica gets rows: a bucket's last batch keeps a multiple of the replicas
+            # (the few pairs left over change with the shuffle of every epoch).
+            end = len(members) // self.multiple_of * self.multiple_of
+            batches += [(width, members[i:min(i + size, end)]) for i in range(0, end, size)]
         if rng is not None:
             batches = [batches[i] for i in rng.permutation(len(batches))]
         return batches
@@ -137,7 +142,8 @@ def token_batches(pairs, *, max_tokens=4096, seed=0, start_step=0, num_steps=Non
     "decoder_padding_mask"}, labels, sample_weight)` of the `encode_pairs` output (see the
     module): endless and reshuffled every data epoch with `shuffle=True`, else in bucket order;
     `num_steps` batches from `start_step` (endless when None). `multiple_of`: every batch
-    size is a multiple of it (the number of replicas)."""
+    size is a multiple of it (the number of replicas; up to `multiple_of - 1` pairs of each
+    bucket are then left out of a pass)."""
     max_tokens = validation.positive_integer("max_tokens", max_tokens)
     bucket_width = validation.positive_integer("bucket_width", bucket_width)
     multiple_of = validation.positive_integer("multiple_of", multiple_of)
@@ -154,7 +160,9 @@ def token_batches(pairs, *, max_tokens=4096, seed=0, start_step=0, num_steps=Non
         out = np.full((len(rows), width), pad_id, np.int32)
         for i, row in enumerate(rows):
             out[i, :len(row)] = row
-        return out, np.arange(width)[None] < np.array([len(r) for r in rows])[:, None]
+        mask = np.arange(width)[None] < np.array([len(r) for r in rows])[:, None]
+        # int32 masks, as the backbone's inputs are declared: tf.distribute cannot split bools.
+        return out, mask.astype(np.int32)
 
     def generate():
         epoch, batches = None, None
@@ -176,7 +184,7 @@ def token_batches(pairs, *, max_tokens=4096, seed=0, start_step=0, num_steps=Non
             step += 1
 
     ids = tf.TensorSpec((None, None), tf.int32)
-    mask = tf.TensorSpec((None, None), tf.bool)
+    mask = tf.TensorSpec((None, None), tf.int32)
     signature = ({"encoder_token_ids": ids, "encoder_padding_mask": mask,
                   "decoder_token_ids": ids, "decoder_padding_mask": mask},
                  ids, tf.TensorSpec((None, None), tf.float32))
