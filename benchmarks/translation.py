@@ -12,10 +12,12 @@ stdout and `benchmarks/results/translation.{json,md}` after every run.
 """
 
 import argparse
+import csv
 import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 
@@ -58,7 +60,7 @@ def table(rows):
         row["name"], row["d_dot"], f"{row['parameters'] / 1e6:.2f} M", str(row["steps"]),
         f"{row['validation_loss']:.3f}", f"{row['validation_bleu']:.2f}",
         f"{row['validation_chrf']:.2f}", f"{row['train_minutes']:.1f}",
-        f"{row['step_seconds']:.2f}" if row["step_seconds"] else "-",
+        f"{row['step_seconds']:.2f}",
     ] for row in rows])
 
 
@@ -80,12 +82,16 @@ def main(argv=None):
                                     TF_CPP_MIN_LOG_LEVEL="2"))
         with open(results_file, encoding="utf-8") as file:
             result = json.load(file)
+        # Training time from the run's log (a resumed run's results count only its last process).
+        with open(os.path.join(args.runs_dir, name, "log.csv"), newline="") as file:
+            epochs = [float(row["train_seconds"]) for row in csv.DictReader(file)]
+        eval_every = int(SETTINGS[SETTINGS.index("--eval-every") + 1])
         rows.append({"name": name, "d_dot": d_dot, "parameters": result["parameters"],
                      "steps": result["steps"], "validation_loss": result["validation_loss"],
                      "validation_bleu": result["validation_bleu"],
                      "validation_chrf": result["validation_chrf"],
-                     "train_minutes": result["fit_seconds"] / 60,
-                     "step_seconds": result["step_seconds"],
+                     "train_minutes": sum(epochs) / 60,
+                     "step_seconds": statistics.median(epochs[1:] or epochs) / eval_every,
                      "bleu_signature": result["bleu_signature"],
                      "command": shlex.join(["fwp-train", *argv[3:]])})
         report = {"machine": f"{platform.processor() or platform.machine()}, "
