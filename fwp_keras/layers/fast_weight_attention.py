@@ -72,6 +72,9 @@ class FastWeightAttention(keras.layers.Layer):
             work per decoded token.
         return_state: also return the final state (always float32).
         training: redraws FAVOR+ features when `True` (and no `initial_state` is given).
+
+    Cross-attention decoding: `write_memory(value)` computes the memory a whole sequence leaves
+    once (constant size), `read_memory(query, memory)` reads it at every step.
     """
 
     def __init__(
