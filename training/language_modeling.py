@@ -22,6 +22,7 @@ from keras_hub.src.utils import preset_utils
 from fwp_keras import zoo
 from fwp_keras.training.carried_state import CarriedStateLM
 from fwp_keras.training.datasets import text
+from fwp_keras.training.model_arguments import add_model_arguments, build_backbone
 from fwp_keras.training.training_run import TrainingRun
 
 MODELS = {
@@ -47,17 +48,8 @@ def add_arguments(parser):
                            "preset directory; a --model preset brings its own")
     data.add_argument("--vocabulary-size", type=int, default=8192,
                       help="of a trained tokenizer (word: the most frequent words)")
-    model = parser.add_argument_group("model")
-    model.add_argument("--model", default="delta_net",
-                       help=f"one of {sorted(MODELS)}, or a language-model preset")
-    model.add_argument("--num-layers", type=int, default=2)
-    model.add_argument("--hidden-dim", type=int, default=128)
-    model.add_argument("--num-heads", type=int, default=4)
-    model.add_argument("--intermediate-dim", type=int, default=512)
-    model.add_argument("--dropout", type=float, default=0.1)
-    model.add_argument("--nu", type=int, default=1, help="DPFP's nu")
-    model.add_argument("--num-features", type=int, default=32, help="Performer's m")
-    model.add_argument("--feature-map", default="elu_plus_one", help="Delta Net's feature map")
+    add_model_arguments(parser, MODELS, "language-model", num_layers=2, hidden_dim=128,
+                        intermediate_dim=512)
     training = parser.add_argument_group("training")
     training.add_argument("--sequence-length", type=int, default=256, help="L, tokens a segment")
     training.add_argument("--batch-size", type=int, default=16)
@@ -117,13 +109,7 @@ def load_or_build(args, output_dir):
     if not os.path.isdir(saved):
         tokenizer.save_to_preset(saved)
     cls = MODELS[args.model]
-    options = {"performer": dict(num_random_features=args.num_features),
-               "dpfp": dict(nu=args.nu), "delta_net": dict(feature_map=args.feature_map)}
-    backbone = cls.backbone_cls(
-        vocabulary_size=tokenizer.vocabulary_size(), num_layers=args.num_layers,
-        num_heads=args.num_heads, hidden_dim=args.hidden_dim,
-        intermediate_dim=args.intermediate_dim, dropout=args.dropout,
-        **options.get(args.model, {}))
+    backbone = build_backbone(cls, args, tokenizer.vocabulary_size())
     preprocessor = cls.preprocessor_cls(tokenizer, sequence_length=args.sequence_length)
     return cls(backbone, preprocessor=preprocessor), tokenizer
 

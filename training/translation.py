@@ -23,6 +23,7 @@ from fwp_keras.training import translate as translation
 from fwp_keras.training.datasets import parallel_text
 from fwp_keras.training.label_smoothing import SparseLabelSmoothingCrossentropy
 from fwp_keras.training.schedules import InverseSquareRootDecay
+from fwp_keras.training.model_arguments import add_model_arguments, build_backbone
 from fwp_keras.training.training_run import TrainingRun
 
 MODELS = {
@@ -48,17 +49,8 @@ def add_arguments(parser):
     data.add_argument("--encoder-sequence-length", type=int, default=64,
                       help="source tokens with <s> and </s>; longer sources are truncated")
     data.add_argument("--decoder-sequence-length", type=int, default=64)
-    model = parser.add_argument_group("model")
-    model.add_argument("--model", default="delta_net",
-                       help=f"one of {sorted(MODELS)}, or a Seq2SeqLM preset")
-    model.add_argument("--num-layers", type=int, default=3, help="encoder and decoder blocks")
-    model.add_argument("--hidden-dim", type=int, default=256)
-    model.add_argument("--num-heads", type=int, default=4)
-    model.add_argument("--intermediate-dim", type=int, default=1024)
-    model.add_argument("--dropout", type=float, default=0.1)
-    model.add_argument("--nu", type=int, default=1, help="DPFP's nu")
-    model.add_argument("--num-features", type=int, default=32, help="Performer's m")
-    model.add_argument("--feature-map", default="elu_plus_one", help="Delta Net's feature map")
+    add_model_arguments(parser, MODELS, "Seq2SeqLM", num_layers=3, hidden_dim=256,
+                        intermediate_dim=1024)
     training = parser.add_argument_group("training")
     training.add_argument("--max-tokens", type=int, default=4096,
                           help="tokens a batch (source or target side, with padding)")
@@ -122,13 +114,7 @@ def load_or_build(args, output_dir):
         tokenizer = tokenizer_cls(proto=proto)
     if not os.path.isdir(saved):
         tokenizer.save_to_preset(saved)
-    options = {"performer": dict(num_random_features=args.num_features),
-               "dpfp": dict(nu=args.nu), "delta_net": dict(feature_map=args.feature_map)}
-    backbone = cls.backbone_cls(
-        vocabulary_size=tokenizer.vocabulary_size(), num_layers=args.num_layers,
-        num_heads=args.num_heads, hidden_dim=args.hidden_dim,
-        intermediate_dim=args.intermediate_dim, dropout=args.dropout,
-        **options.get(args.model, {}))
+    backbone = build_backbone(cls, args, tokenizer.vocabulary_size())
     preprocessor = cls.preprocessor_cls(
         tokenizer, encoder_sequence_length=args.encoder_sequence_length,
         decoder_sequence_length=args.decoder_sequence_length)

@@ -1,0 +1,27 @@
+"""The model flags `fwp-train lm` and `fwp-train mt` share, and the backbone they build."""
+
+
+def add_model_arguments(parser, models, kind, num_layers, hidden_dim, intermediate_dim):
+    """The "model" group: `--model` (a family of `models` or a `kind` preset), the sizes (with
+    these defaults) and each family's own knob."""
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default="delta_net",
+                       help=f"one of {sorted(models)}, or a {kind} preset")
+    model.add_argument("--num-layers", type=int, default=num_layers)
+    model.add_argument("--hidden-dim", type=int, default=hidden_dim)
+    model.add_argument("--num-heads", type=int, default=4)
+    model.add_argument("--intermediate-dim", type=int, default=intermediate_dim)
+    model.add_argument("--dropout", type=float, default=0.1)
+    model.add_argument("--nu", type=int, default=1, help="DPFP's nu")
+    model.add_argument("--num-features", type=int, default=32, help="Performer's m")
+    model.add_argument("--feature-map", default="elu_plus_one", help="Delta Net's feature map")
+
+
+def build_backbone(cls, args, vocabulary_size):
+    """`--model`'s backbone class `cls` at the flags' sizes, with its family's knob."""
+    options = {"performer": dict(num_random_features=args.num_features),
+               "dpfp": dict(nu=args.nu), "delta_net": dict(feature_map=args.feature_map)}
+    return cls.backbone_cls(
+        vocabulary_size=vocabulary_size, num_layers=args.num_layers, num_heads=args.num_heads,
+        hidden_dim=args.hidden_dim, intermediate_dim=args.intermediate_dim,
+        dropout=args.dropout, **options.get(args.model, {}))
