@@ -128,31 +128,31 @@ def run(args):
     return run_mt(args) if args.task == "mt" else run_lm(args)
 
 
-def run_mt(args):
-    for name in ("num_beams", "batch_size", "max_sentences"):
+def check_positive(args, names):
+    """Each flag of `names` that is given must be an integer >= 1."""
+    for name in names:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"`--{name.replace('_', '-')}` must be an integer >= 1. "
                              f"Received: {value}")
+
+
+def run_mt(args):
+    check_positive(args, ("num_beams", "batch_size", "max_sentences"))
     sources, references = parallel_text.read_parallel_text(args.source, args.target,
                                                            args.max_sentences)
     seq2seq_lm = translate.load_seq2seq_lm(args.preset)
     hypotheses = translate.translate(seq2seq_lm, sources, num_beams=args.num_beams,
                                      batch_size=args.batch_size, progress=bool(args.verbose))
     if args.hypotheses:
-        with open(args.hypotheses, "w", encoding="utf-8") as file:
-            file.write("".join(h + "\n" for h in hypotheses))
+        translate.write_lines(args.hypotheses, hypotheses)
     return {"preset": args.preset, "source": args.source, "target": args.target,
             "num_beams": args.num_beams, "hypotheses": args.hypotheses,
             **translate.corpus_scores(hypotheses, references)}
 
 
 def run_lm(args):
-    for name in ("sequence_length", "batch_size", "max_tokens"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ValueError(f"`--{name.replace('_', '-')}` must be an integer >= 1. "
-                             f"Received: {value}")
+    check_positive(args, ("sequence_length", "batch_size", "max_tokens"))
     documents = text.read_documents(args.text, args.format)
     causal_lm = keras_hub.models.CausalLM.from_preset(args.preset)
     tokenizer = causal_lm.preprocessor.tokenizer

@@ -11,6 +11,7 @@ way papers report them; each result carries sacrebleu's signature.
 import argparse
 import sys
 
+import keras
 import keras_hub
 import numpy as np
 import sacrebleu
@@ -43,11 +44,7 @@ def translate(seq2seq_lm, sentences, *, num_beams=4, batch_size=32, max_length=N
     lengths = [len(s) for s in sentences]
     order = np.argsort(lengths, kind="stable")[::-1]
     translations = [None] * len(sentences)
-    bar = None
-    if progress:
-        import keras
-
-        bar = keras.utils.Progbar(len(sentences), unit_name="sentence")
+    bar = keras.utils.Progbar(len(sentences), unit_name="sentence") if progress else None
     for first in range(0, len(order), batch_size):
         rows = order[first:first + batch_size]
         out = seq2seq_lm.generate([sentences[i] for i in rows], max_length=max_length)
@@ -116,10 +113,14 @@ def run(args):
         raise ValueError(f"Line(s) {empty[:5]} of the input are empty: one sentence a line.")
     translations = translate(model, sentences, num_beams=args.num_beams,
                              batch_size=args.batch_size, max_length=args.max_length)
-    text = "".join(t + "\n" for t in translations)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as file:
-            file.write(text)
+        write_lines(args.output, translations)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write("".join(t + "\n" for t in translations))
     return translations
+
+
+def write_lines(path, lines):
+    """One sentence a line, the format every command here reads."""
+    with open(path, "w", encoding="utf-8") as file:
+        file.write("".join(line + "\n" for line in lines))

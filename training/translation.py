@@ -164,8 +164,7 @@ def run(args, distribution):
         batch_size=args.translate_batch_size, progress=bool(args.verbose))
     scores = translation.corpus_scores(hypotheses, validation_targets[:count])
     hypotheses_file = train_run.path("validation_hypotheses.txt")
-    with open(hypotheses_file, "w", encoding="utf-8") as file:
-        file.write("".join(h + "\n" for h in hypotheses))
+    translation.write_lines(hypotheses_file, hypotheses)
     steps = len(history) * args.eval_every
     metrics = {"validation_loss": final["loss"], "validation_bleu": scores["bleu"],
                "validation_chrf": scores["chrf"], "num_beams": args.num_beams}

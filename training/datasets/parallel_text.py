@@ -24,10 +24,6 @@ import tensorflow as tf
 
 from fwp_keras import _validation as validation
 
-INPUT_KEYS = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids",
-              "decoder_padding_mask")
-
-
 def _read_lines(path, flag):
     if not os.path.isfile(path):
         raise ValueError(f"`{flag}`: no such file: {path!r}")

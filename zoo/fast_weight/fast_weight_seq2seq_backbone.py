@@ -100,19 +100,6 @@ class FastWeightSeq2SeqBackbone(ZooSeq2SeqBackbone):
         )
         record_memory_arguments(self, locals(), decoder_blocks)
 
-    def state_spec(self, batch_size=None):
-        """The decoder's per-block memory states (the generation cache) as `keras.KerasTensor`s:
-        `S: [B, H, Dk, Dv]`, or `(S, z)` under attention normalisation."""
-        return tuple(block.attention.compute_output_spec(
-            keras.KerasTensor((batch_size, 1, self.hidden_dim)), return_state=True)[1]
-            for block in self.decoder_layers)
-
-    def cross_memory_spec(self, batch_size=None):
-        """The memories the encoder leaves for each decoder block's cross-attention."""
-        return tuple(block.cross_attention.compute_output_spec(
-            keras.KerasTensor((batch_size, 1, self.hidden_dim)), return_state=True)[1]
-            for block in self.decoder_layers)
-
     def memory_statistics(self, inputs):
         """Per decoder block, what its self-attention memory writes and reads at every target
         position of the seq2seq `inputs` (inference): a list of dicts of `[B, T, H]` tensors,
