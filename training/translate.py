@@ -102,6 +102,9 @@ def load_seq2seq_lm(preset):
 
 
 def run(args):
+    from fwp_keras.training.evaluate import check_positive  # evaluate imports this module
+
+    check_positive(args, ("num_beams", "batch_size", "max_length"))
     model = load_seq2seq_lm(args.preset)  # a bad preset fails before any input is read
     if args.input:
         with open(args.input, encoding="utf-8") as file:
@@ -110,7 +113,8 @@ def run(args):
         sentences = sys.stdin.read().splitlines()
     empty = [i + 1 for i, s in enumerate(sentences) if not s.strip()]
     if empty:
-        raise ValueError(f"Line(s) {empty[:5]} of the input are empty: one sentence a line.")
+        raise ValueError(f"Line(s) {empty[:5]} of {args.input or 'standard input'!r} are "
+                         "empty: one sentence a line.")
     translations = translate(model, sentences, num_beams=args.num_beams,
                              batch_size=args.batch_size, max_length=args.max_length)
     if args.output:
