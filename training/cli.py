@@ -64,15 +64,20 @@ def set_up(args):
     return Distribution(args.distribution)
 
 
-def train(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
+def run_training(argv):
+    """`fwp-train <argv>` in this process; returns its results (raises ValueError for bad
+    arguments)."""
     args = train_parser().parse_args(argv)
     args.command = shlex.join(["fwp-train", *argv])  # recorded in the preset's metadata
+    return TASKS[args.task].run(args, set_up(args))
+
+
+def train(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        distribution = set_up(args)
-        results = TASKS[args.task].run(args, distribution)
+        results = run_training(argv)
     except ValueError as error:
-        print(f"fwp-train {args.task}: error: {error}", file=sys.stderr)
+        print(f"fwp-train {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(results, indent=2, sort_keys=True))
     return 0
@@ -97,4 +102,36 @@ def translate_main(argv=None):
     except ValueError as error:
         print(f"fwp-translate: error: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def reproduce_parser():
+    from fwp_keras.training.reproduce import EXPERIMENTS
+
+    parser = argparse.ArgumentParser(
+        prog="fwp-reproduce", description="Reproduce one of the paper's experiments.")
+    experiments = parser.add_subparsers(dest="experiment", required=True)
+    for name, module in EXPERIMENTS.items():
+        experiment = experiments.add_parser(
+            name, help=module.__doc__.splitlines()[0], description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        experiment.add_argument("--output-dir", required=True,
+                                help="one folder per run in runs/, the report files here; "
+                                     "the same command resumes")
+        module.add_arguments(experiment)
+    return parser
+
+
+def reproduce_main(argv=None):
+    from fwp_keras.training.reproduce import EXPERIMENTS
+
+    args = reproduce_parser().parse_args(argv)
+    try:
+        report = EXPERIMENTS[args.experiment].run(args)
+    except ValueError as error:
+        print(f"fwp-reproduce {args.experiment}: error: {error}", file=sys.stderr)
+        return 2
+    with open(report["markdown"], encoding="utf-8") as file:
+        print(file.read())
+    print(f"Written: {report['markdown']}, {report['json']}, {report['plot']}")
     return 0

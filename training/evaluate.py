@@ -1,9 +1,11 @@
 """`fwp-evaluate lm`: perplexity with both of the paper's protocols (Sec. 6.3); `fwp-evaluate mt`:
-BLEU and chrF of a translation model (Sec. 6.2).
+BLEU and chrF of a translation model (Sec. 6.2); `fwp-evaluate synthetic`: the retrieval loss of
+a Sec. 6.1 model on the paper's evaluation set.
 
     fwp-evaluate lm --preset runs/lm/preset --text ../shared/data/wikitext-2/wiki.valid.tokens
     fwp-evaluate mt --preset runs/mt/preset --source ../shared/data/multi30k/val.en \
         --target ../shared/data/multi30k/val.de --num-beams 4
+    fwp-evaluate synthetic --preset runs/delta/preset --setting 2
 
 - Sliding window (Table 2): windows of `L` tokens moved one token at a time, every window a
   fresh model (no state from before it); in the first window every position counts, in each
@@ -30,7 +32,7 @@ import numpy as np
 from keras import ops
 
 from fwp_keras.training import translate
-from fwp_keras.training.datasets import parallel_text, text
+from fwp_keras.training.datasets import parallel_text, retrieval, text
 from fwp_keras.zoo.fast_weight.fast_weight_causal_lm import FastWeightCausalLM
 
 PROTOCOLS = ("sliding-window", "no-truncation")
@@ -121,11 +123,17 @@ def parser():
     mt.add_argument("--max-sentences", type=int, help="only the first this many pairs")
     mt.add_argument("--hypotheses", help="write the translations to this file")
     mt.add_argument("--verbose", type=int, choices=(0, 1), default=1)
+    synthetic = tasks.add_parser(
+        "synthetic", help="the Sec. 6.1 loss of a retrieval preset (20 sequences x S queries)")
+    synthetic.add_argument("--preset", required=True, help="a retrieval preset name or directory")
+    synthetic.add_argument("--setting", type=int, choices=retrieval.SETTINGS, required=True)
+    synthetic.add_argument("--seed", type=int, default=0, help="of the evaluation sequences")
+    synthetic.add_argument("--num-sequences", type=int, default=retrieval.EVALUATION_SEQUENCES)
     return parser
 
 
 def run(args):
-    return run_mt(args) if args.task == "mt" else run_lm(args)
+    return {"lm": run_lm, "mt": run_mt, "synthetic": run_synthetic}[args.task](args)
 
 
 def check_positive(args, names):
@@ -149,6 +157,24 @@ def run_mt(args):
     return {"preset": args.preset, "source": args.source, "target": args.target,
             "num_beams": args.num_beams, "hypotheses": args.hypotheses,
             **translate.corpus_scores(hypotheses, references)}
+
+
+def run_synthetic(args):
+    from fwp_keras.zoo import AssociativeRetrievalModel, squared_error
+
+    check_positive(args, ("num_sequences",))
+    model = AssociativeRetrievalModel.from_preset(args.preset)
+    inputs, targets = retrieval.retrieval_evaluation_data(
+        model.num_keys, args.setting, seed=args.seed, num_sequences=args.num_sequences)
+    inputs = {name: np.asarray(value) for name, value in inputs.items()}
+    targets = np.asarray(targets)
+    predictions = model.predict(inputs, verbose=0)
+    correct = np.argmax(predictions, -1) == np.argmax(targets, -1)
+    return {"preset": args.preset, "setting": args.setting, "num_keys": model.num_keys,
+            "seed": args.seed, "sequences": args.num_sequences,
+            "eval_loss": float(np.mean(ops.convert_to_numpy(squared_error(targets,
+                                                                          predictions)))),
+            "eval_accuracy": float(np.mean(correct))}
 
 
 def run_lm(args):

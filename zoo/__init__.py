@@ -83,4 +83,5 @@ from fwp_keras.zoo.delta_net import delta_net_presets  # noqa: F401
 from fwp_keras.zoo.dpfp import dpfp_presets  # noqa: F401
 from fwp_keras.zoo.linear_transformer import linear_transformer_presets  # noqa: F401
 from fwp_keras.zoo.performer import performer_presets  # noqa: F401
+from fwp_keras.zoo.retrieval import retrieval_presets  # noqa: F401
 from fwp_keras.zoo.transformer import transformer_presets  # noqa: F401

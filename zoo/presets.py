@@ -11,6 +11,7 @@ weights were made (command, data, steps, metrics): `record_training`.
 import json
 import os
 
+import keras
 from keras_hub.src.utils import preset_utils
 
 TRAINING_KEY = "training"
@@ -24,40 +25,55 @@ def find_presets(directory):
         return presets
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
-        config = os.path.join(path, preset_utils.CONFIG_FILE)
-        if not os.path.isfile(config):
+        if not os.path.isfile(os.path.join(path, preset_utils.CONFIG_FILE)):
             continue
-        metadata_file = os.path.join(path, preset_utils.METADATA_FILE)
-        metadata = {}
-        if os.path.isfile(metadata_file):
-            with open(metadata_file, encoding="utf-8") as file:
-                metadata = json.load(file)
+        metadata = read_json(path, preset_utils.METADATA_FILE) if os.path.isfile(
+            os.path.join(path, preset_utils.METADATA_FILE)) else {}
         presets[name] = {"metadata": metadata, "kaggle_handle": os.path.abspath(path)}
     return presets
 
 
-def register_presets(directory, backbone_cls):
-    """Registers every preset directory in `directory` for `backbone_cls` and its tasks."""
+def read_json(preset_dir, filename):
+    with open(os.path.join(preset_dir, filename), encoding="utf-8") as file:
+        return json.load(file)
+
+
+def register_presets(directory, *backbone_classes):
+    """Registers every preset directory in `directory` for the one of `backbone_classes` its
+    `config.json` names (a family ships causal LMs and seq2seq models side by side), so
+    each task class lists only the presets it loads."""
     presets = find_presets(directory)
-    preset_utils.register_presets(presets, backbone_cls)
+    by_name = {keras.saving.get_registered_name(cls): cls for cls in backbone_classes}
+    for name, preset in presets.items():
+        registered = read_json(preset["kaggle_handle"], preset_utils.CONFIG_FILE)[
+            "registered_name"]
+        if registered not in by_name:
+            raise ValueError(f"The preset {name!r} in {directory} is a {registered}; this "
+                             f"folder holds presets of {sorted(by_name)} only.")
+        preset_utils.register_presets({name: preset}, by_name[registered])
     return presets
 
 
-def unregister_presets(names, backbone_cls):
+def unregister_presets(names, *backbone_classes):
     for name in names:
         preset_utils.BUILTIN_PRESETS.pop(name, None)
-        preset_utils.BUILTIN_PRESETS_FOR_BACKBONE[backbone_cls].pop(name, None)
+        for cls in backbone_classes:
+            preset_utils.BUILTIN_PRESETS_FOR_BACKBONE[cls].pop(name, None)
 
 
 def record_training(preset_dir, *, command, data, steps, metrics, **details):
     """Adds how a preset was trained to its `metadata.json` (under "training")."""
-    path = os.path.join(preset_dir, preset_utils.METADATA_FILE)
-    with open(path, encoding="utf-8") as file:
-        metadata = json.load(file)
+    metadata = read_json(preset_dir, preset_utils.METADATA_FILE)
     metadata[TRAINING_KEY] = {"command": command, "data": data, "steps": steps,
                               "metrics": metrics, **details}
-    with open(path, "w", encoding="utf-8") as file:
+    write_metadata(preset_dir, metadata)
+
+
+def write_metadata(preset_dir, metadata):
+    with open(os.path.join(preset_dir, preset_utils.METADATA_FILE), "w",
+              encoding="utf-8") as file:
         json.dump(metadata, file, indent=2)
+        file.write("\n")
 
 
 def check_preset_name(cls, preset):

@@ -1,0 +1,14 @@
+"""`fwp-reproduce`: the paper's experiments, one resumable command each.
+
+    fwp-reproduce capacity --output-dir runs/capacity         # Sec. 6.1, Figure 2
+    fwp-reproduce update-rules --output-dir runs/update_rules # Sec. 6.1, Figure 3
+
+Each experiment is a grid of `fwp-train` runs, one output directory per run (itself
+resumable), read back once finished; the command writes `<output-dir>/<experiment>.json`,
+`.png` and `.md` after every run, so stopping and starting it again loses at most the
+current run's unfinished epoch.
+"""
+
+from fwp_keras.training.reproduce import capacity, update_rules
+
+EXPERIMENTS = {"capacity": capacity, "update-rules": update_rules}

@@ -1,0 +1,99 @@
+"""What every experiment shares: running one `fwp-train` command in this process (or reading
+back the run it already finished), and writing the report."""
+
+import json
+import os
+import shlex
+import time
+
+import keras
+
+from fwp_keras.training.training_run import write_json
+
+RESULTS_FILE = "results.json"
+
+
+def finished_results(output_dir):
+    """The `results.json` of a finished run in `output_dir`, or None."""
+    path = os.path.join(output_dir, RESULTS_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+def train(argv, output_dir):
+    """`fwp-train <argv> --output-dir <output_dir>` in this process, or the results of the
+    run it already finished there. Adds `command` and this process's `wall_seconds` (None
+    for a run read back: its time is in its own results)."""
+    results = finished_results(output_dir)
+    if results is not None:
+        return results
+    from fwp_keras.training import cli  # the CLI imports every task; only needed here
+
+    argv = [*argv, "--output-dir", output_dir]
+    print("$ " + shlex.join(["fwp-train", *argv]), flush=True)
+    keras.backend.clear_session()  # each run starts from a fresh graph and the same seeds
+    start = time.time()
+    results = cli.run_training(argv)
+    results["wall_seconds"] = time.time() - start
+    write_json(os.path.join(output_dir, RESULTS_FILE), results)
+    return results
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
+
+
+def write_report(output_dir, name, report, markdown):
+    """`<name>.json` and `<name>.md` in `output_dir`; returns their paths."""
+    json_path = os.path.join(output_dir, f"{name}.json")
+    write_json(json_path, report)
+    markdown_path = os.path.join(output_dir, f"{name}.md")
+    with open(markdown_path, "w", encoding="utf-8") as file:
+        file.write(markdown + "\n")
+    return json_path, markdown_path
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    return plt
+
+
+def add_training_arguments(parser, max_steps=20_000):
+    """The `fwp-train synthetic` flags every run of an experiment shares."""
+    group = parser.add_argument_group("training (each run; the paper's stopping rule)")
+    group.add_argument("--max-steps", type=int, default=max_steps)
+    group.add_argument("--eval-every", type=int, default=100)
+    group.add_argument("--stop-below", type=float, default=0.001)
+    group.add_argument("--patience-steps", type=int, default=1000)
+    group.add_argument("--seed", type=int, default=0)
+
+
+def training_flags(args):
+    return ["--max-steps", str(args.max_steps), "--eval-every", str(args.eval_every),
+            "--stop-below", str(args.stop_below), "--patience-steps", str(args.patience_steps),
+            "--seed", str(args.seed), "--diagnostics-every", "0", "--verbose", "2"]
+
+
+def training_minutes(results):
+    """The run's training time over all its processes: the sum of its logged epoch times."""
+    import csv
+
+    with open(results["csv_log"], newline="", encoding="utf-8") as file:
+        return sum(float(row.get("train_seconds") or 0) for row in csv.DictReader(file)) / 60
+
+
+def summary(results, *, argv, **fields):
+    """One report row for a synthetic run."""
+    return {**fields, "eval_loss": results["eval_loss"],
+            "best_eval_loss": results["best_eval_loss"],
+            "eval_accuracy": results["eval_accuracy"], "steps": results["steps"],
+            "stopped": results["stopped"], "train_minutes": training_minutes(results),
+            "command": shlex.join(["fwp-train", *argv, "--output-dir", results["output_dir"]]),
+            "output_dir": results["output_dir"], "preset": results["preset"]}

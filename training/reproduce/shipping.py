@@ -1,0 +1,95 @@
+"""Turning a finished run into a shipped preset, with a check anyone can rerun.
+
+    python -m fwp_keras.training.reproduce.shipping --run runs/translation/delta_net \\
+        --name delta_net_multi30k_en_de --metric bleu -- \\
+        fwp-evaluate mt --source {data}/multi30k/val.en --target {data}/multi30k/val.de \\
+        --num-beams 1 --max-sentences 64
+
+copies `<run>/preset` into the package folder of the preset's family
+(`zoo/<family>/presets/<name>/`, found from its backbone class) and adds to its
+`metadata.json`, under "training": the run's training time and final metrics, and the check, an
+`fwp-evaluate` command on a fixed slice of data (`{data}` stands for the data folder) with the
+value it gave. `measure` runs a check again; the test of every shipped preset does
+(`tests/training/shipped_presets_test.py`).
+"""
+
+import argparse
+import os
+import shutil
+import sys
+
+import keras
+from keras_hub.src.utils import preset_utils
+
+from fwp_keras.training.reproduce import runs
+from fwp_keras.zoo import presets
+
+CHECK_KEY = "check"
+
+
+def preset_folder(preset_dir):
+    """`zoo/<family>/presets`: the folder beside the module of the preset's backbone class."""
+    registered = presets.read_json(preset_dir, preset_utils.CONFIG_FILE)["registered_name"]
+    cls = keras.saving.get_registered_object(registered)
+    if cls is None:
+        raise ValueError(f"{preset_dir} holds a {registered}, not a class of the zoo.")
+    return os.path.join(os.path.dirname(sys.modules[cls.__module__].__file__), "presets")
+
+
+def measure(check, preset, data_dir):
+    """Runs the check's `fwp-evaluate` command on `preset` (a name or a directory); returns
+    the value of its metric (a dotted key of the results, e.g. `sliding_window.perplexity`)."""
+    from fwp_keras.training import evaluate
+
+    argv = [arg.replace("{data}", data_dir) for arg in check["command"][1:]]
+    argv[argv.index("--preset") + 1] = preset
+    results = evaluate.run(evaluate.parser().parse_args(argv))
+    for key in check["metric"].split("."):
+        results = results[key]
+    return float(results)
+
+
+def ship(run_dir, name, metric, command, data_dir, tolerance):
+    results = runs.finished_results(run_dir)
+    if results is None:
+        raise ValueError(f"{run_dir} has no results.json: the run has not finished.")
+    source = results["preset"]
+    destination = os.path.join(preset_folder(source), name)
+    if os.path.exists(destination):
+        shutil.rmtree(destination)
+    shutil.copytree(source, destination)
+    if command[0] != "fwp-evaluate" or "--preset" in command:
+        raise ValueError("The check must be an `fwp-evaluate` command without --preset.")
+    check = {"command": [*command[:2], "--preset", name, *command[2:]], "metric": metric,
+             "tolerance": tolerance}
+    check["value"] = measure(check, destination, data_dir)
+    metadata = presets.read_json(destination, preset_utils.METADATA_FILE)
+    training = metadata[presets.TRAINING_KEY]
+    training["train_minutes"] = round(runs.training_minutes(results), 2)
+    training["results"] = {key: value for key, value in results.items()
+                           if isinstance(value, (int, float, str)) and key not in (
+                               "output_dir", "checkpoints", "best_weights", "csv_log",
+                               "tensorboard", "preset", "plot", "memory_diagnostics")}
+    training[CHECK_KEY] = check
+    presets.write_metadata(destination, metadata)
+    return destination, check
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, help="a finished fwp-train output directory")
+    parser.add_argument("--name", required=True, help="the preset's name")
+    parser.add_argument("--metric", required=True, help="a dotted key of the check's results")
+    parser.add_argument("--tolerance", type=float, default=1e-3,
+                        help="relative, for the test that measures it again")
+    parser.add_argument("--data", default=os.path.join("..", "shared", "data"))
+    parser.add_argument("check", nargs="+", help="the fwp-evaluate command, after --")
+    args = parser.parse_args(argv)
+    destination, check = ship(args.run, args.name, args.metric, args.check, args.data,
+                              args.tolerance)
+    print(f"{destination}: {check['metric']} = {check['value']:.6g}")
+
+
+if __name__ == "__main__":
+    main()
