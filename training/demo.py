@@ -1,113 +1,212 @@
-"""`make demo`: train a Delta Net and a Linear Transformer on the paper's synthetic setting 2
-with `fwp-train`, and show what a training run leaves behind.
+"""`make demo`: what a user does with the zoo, on shipped presets, in a few minutes on 2 cores.
 
-Setting 2 (Sec. 6.1, Fig. 3): sequences of L = 2S writes where keys are re-assigned; a query
-asks for the latest value of its key. The delta rule can replace what a key holds, the sum
-rule only adds to it, so the Delta Net reaches ~0 loss and the Linear Transformer stays on a
-plateau. Both use DPFP-1 features, as in Fig. 3; the paper's stopping rule applies (loss
-below 0.001, or no improvement for 1,000 steps). About two minutes on 2 CPU cores.
+1. A language model (`delta_net_shakespeare`, trained on Shakespeare's works but Twelfth Night
+   and Macbeth): generate from a prompt, perplexity on the second part of Macbeth, `fit` on its
+   first part (Keras' progress bar), perplexity again, save the tuned preset, export a
+   SavedModel and answer a request from it in a process that imports only TensorFlow.
+2. A translation model (`delta_net_multi30k_en_de`): translate three sentences, BLEU on a slice
+   of Multi30k `val`, `fit` on a slice of `train`, export, serve from TensorFlow (+
+   tensorflow-text for the SentencePiece tokenizer).
+3. The Sec. 6.1 retrieval models: the shipped delta-rule and sum-rule memories on setting 2.
 
     python -m fwp_keras.training.demo --output-dir demo_output
 """
 
 import argparse
-import csv
 import json
 import os
 import subprocess
 import sys
 import time
 
-MODELS = ("delta_net", "linear_transformer")
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+
+SERVE_LM = """
+import sys, tensorflow as tf
+served = tf.saved_model.load(sys.argv[1])
+print(served.generate_text(tf.constant([sys.argv[2]])).numpy()[0].decode())
+assert not any(name.split(".")[0] in ("keras_hub", "fwp_keras") for name in sys.modules)
+"""
+SERVE_TRANSLATION = """
+import sys, tensorflow as tf, tensorflow_text  # tensorflow-text: the SentencePiece op
+served = tf.saved_model.load(sys.argv[1])
+print(served.translate_text(tf.constant([sys.argv[2]])).numpy()[0].decode())
+assert not any(name.split(".")[0] in ("keras_hub", "fwp_keras") for name in sys.modules)
+"""
+TRANSLATE = ["A little girl is climbing a tree.", "Two men are playing football in a park.",
+             "A dog runs on the beach."]
 
 
-def train_command(model, args):
-    return ["fwp-train", "synthetic", "--setting", "2", "--num-keys", str(args.num_keys),
-            "--model", model, "--feature-map", "dpfp", "--max-steps", str(args.max_steps),
-            "--eval-every", str(args.eval_every), "--seed", str(args.seed), "--verbose", "2",
-            "--output-dir", os.path.join(args.output_dir, model)]
+def section(title):
+    print(f"\n=== {title}", flush=True)
 
 
-def train(command):
-    """Runs `fwp-train` as a user would (this interpreter's module, so no PATH is needed)."""
-    print("$ " + " ".join(command), flush=True)
+def serve(script, saved_model, request):
+    """Answers `request` from `saved_model` in a fresh process (neither fwp_keras nor keras-hub imported)."""
     start = time.time()
-    env = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ}
-    with subprocess.Popen([sys.executable, "-m", "fwp_keras.training", *command[1:]],
-                          stdout=subprocess.PIPE, text=True, env=env) as process:
-        for line in process.stdout:  # Keras' progress; the results JSON at the end is read
-            if line.startswith("{"):  # from results.json instead
-                break
-            print("  " + line, end="", flush=True)
-        process.stdout.read()
-    if process.returncode:
-        raise SystemExit(f"fwp-train failed (exit status {process.returncode}).")
-    return time.time() - start
+    run = subprocess.run([sys.executable, "-c", script, saved_model, request],
+                         capture_output=True, text=True, env={"TF_CPP_MIN_LOG_LEVEL": "2",
+                                                              **os.environ})
+    if run.returncode:
+        raise SystemExit(f"Serving from {saved_model} failed:\n{run.stderr[-2000:]}")
+    print(f"  served ({time.time() - start:.1f} s, a process without fwp_keras or keras-hub): "
+          f"{run.stdout.strip()!r}")
 
 
-def read_run(output_dir):
-    with open(os.path.join(output_dir, "results.json"), encoding="utf-8") as file:
-        results = json.load(file)
-    with open(results["csv_log"], newline="", encoding="utf-8") as file:
-        rows = list(csv.DictReader(file))
-    return results, rows
+def training_record(preset):
+    """How a preset (a shipped name or a directory) was trained: its metadata's record."""
+    from fwp_keras.zoo import presets
+
+    shipped = presets.preset_utils.BUILTIN_PRESETS.get(preset)
+    directory = shipped["kaggle_handle"] if shipped else preset
+    return presets.read_json(directory, "metadata.json")[presets.TRAINING_KEY]
 
 
-def plot(runs, eval_every, path):
-    import matplotlib
+def passages(lines, words):
+    """Consecutive lines joined into passages of about `words` words."""
+    out, current = [], []
+    for line in lines:
+        current.append(line)
+        if sum(len(x.split()) for x in current) >= words:
+            out.append("\n".join(current))
+            current = []
+    return out + (["\n".join(current)] if current else [])
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
 
-    figure, axis = pyplot.subplots(figsize=(6, 4))
-    for model, (results, rows) in runs.items():
-        steps = [(int(row["epoch"]) + 1) * eval_every for row in rows]
-        axis.plot(steps, [float(row["val_loss"]) for row in rows],
-                  label=f"{model} ({results['update_rule']} rule)")
-    axis.axhline(0.001, color="grey", linestyle=":", label="stopping threshold")
-    axis.set_yscale("log")
-    axis.set_xlabel("training step")
-    axis.set_ylabel("evaluation loss")
-    axis.set_title(f"Setting 2 (keys re-assigned), S = {results['num_keys']}, DPFP-1")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
-    return path
+def language_model(args, where):
+    import keras
+    import keras_hub
+
+    from fwp_keras import zoo
+    from fwp_keras.training import evaluate
+    from fwp_keras.training.datasets import text
+
+    section(f"1. Language model: {args.lm_preset}")
+    lm = keras_hub.models.CausalLM.from_preset(args.lm_preset)
+    training = training_record(args.lm_preset)
+    print(f"  {type(lm).__name__}, {lm.count_params():,} parameters, trained "
+          f"{training['steps']} steps ({training['train_minutes']:.0f} min): "
+          f"{json.dumps(training['metrics'])}")
+    lm.compile(sampler=keras_hub.samplers.TopKSampler(k=10, seed=args.seed))
+    prompt = "KING. My lord,"
+    print(f"  generate({prompt!r}):\n    "
+          + lm.generate(prompt, max_length=args.generate_length).replace("\n", "\n    "))
+
+    lines = text.read_documents(os.path.join(args.data, "shakespeare", "macbeth_gut.txt"))[0]
+    cut = int(len(lines) * 0.8)
+    held_out, _ = text.tokenize_documents([lines[cut:]], lm.preprocessor.tokenizer)
+    length = lm.preprocessor.sequence_length
+
+    def perplexity():
+        return evaluate.no_truncation(lm, held_out, length, progress=False)["perplexity"]
+
+    before = perplexity()
+    print(f"  perplexity on the last 20% of Macbeth ({len(held_out):,} tokens, the state "
+          f"carried through): {before:.1f}")
+    import tensorflow as tf
+
+    train = tf.data.Dataset.from_tensor_slices(passages(lines[:cut], 150))
+    lm.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
+               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+               weighted_metrics=["accuracy"])
+    print(f"  fit on the first 80% of Macbeth, {args.fit_steps} steps:")
+    lm.fit(train.shuffle(1000, seed=args.seed).repeat().batch(8), steps_per_epoch=args.fit_steps,
+           epochs=1, shuffle=False, verbose=1)
+    after = perplexity()
+    print(f"  perplexity on the held-out 20% after fit: {after:.1f} (was {before:.1f})")
+    where["tuned language model (preset)"] = os.path.join(args.output_dir, "lm_tuned")
+    lm.save_to_preset(where["tuned language model (preset)"])
+    where["language model SavedModel"] = os.path.join(args.output_dir, "lm_saved_model")
+    zoo.export_saved_model(lm, where["language model SavedModel"], include_text=True)
+    serve(SERVE_LM, where["language model SavedModel"], prompt)
+    return {"perplexity_before": before, "perplexity_after": after}
+
+
+def translation(args, where):
+    import keras
+    import keras_hub
+
+    from fwp_keras import zoo
+    from fwp_keras.training import translate
+    from fwp_keras.training.datasets import parallel_text
+
+    section(f"2. Translation: {args.mt_preset}")
+    mt = keras_hub.models.Seq2SeqLM.from_preset(args.mt_preset)
+    training = training_record(args.mt_preset)
+    print(f"  {type(mt).__name__}, {mt.count_params():,} parameters, trained "
+          f"{training['steps']} steps ({training['train_minutes']:.0f} min), Multi30k val "
+          f"BLEU {training['results']['validation_bleu']:.2f} (beam 4)")
+    for source, target in zip(TRANSLATE, translate.translate(mt, TRANSLATE, num_beams=4)):
+        print(f"  {source}\n    -> {target}")
+    multi30k = os.path.join(args.data, "multi30k")
+    sources, references = parallel_text.read_parallel_text(
+        os.path.join(multi30k, "val.en"), os.path.join(multi30k, "val.de"), args.bleu_sentences)
+    scores = translate.corpus_scores(translate.translate(mt, sources, num_beams=4), references)
+    print(f"  BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f} on the first "
+          f"{len(sources)} pairs of val (beam 4; {scores['bleu_signature']})")
+    import tensorflow as tf
+
+    train_sources, train_targets = parallel_text.read_parallel_text(
+        os.path.join(multi30k, "train.en"), os.path.join(multi30k, "train.de"), 2000)
+    train = tf.data.Dataset.from_tensor_slices(
+        {"encoder_text": train_sources, "decoder_text": train_targets})
+    mt.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
+               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+               weighted_metrics=["accuracy"])
+    print(f"  fit on 2,000 pairs of train, {args.fit_steps // 4} steps:")
+    mt.fit(train.shuffle(2000, seed=args.seed).repeat().batch(32),
+           steps_per_epoch=max(args.fit_steps // 4, 1), epochs=1, shuffle=False, verbose=1)
+    where["translation SavedModel"] = os.path.join(args.output_dir, "mt_saved_model")
+    zoo.export_saved_model(mt, where["translation SavedModel"], include_text=True)
+    serve(SERVE_TRANSLATION, where["translation SavedModel"], TRANSLATE[0])
+    return scores
+
+
+def retrieval(args):
+    from fwp_keras.training import evaluate
+
+    section("3. Associative retrieval (Sec. 6.1, setting 2: S = 20 keys, re-assigned)")
+    results = {}
+    for rule, name in (("delta", "retrieval_setting2_s20_delta_dpfp1"),
+                       ("sum", "retrieval_setting2_s20_sum_dpfp1")):
+        results[rule] = evaluate.run(evaluate.parser().parse_args(
+            ["synthetic", "--preset", name, "--setting", "2", "--seed", str(args.seed)]))
+        print(f"  {name}: {rule} rule, evaluation loss {results[rule]['eval_loss']:.4f}, "
+              f"accuracy {results[rule]['eval_accuracy']:.3f}")
+    print("  The delta rule replaces what a key holds; the sum rule can only add to it "
+          "(the paper's Fig. 3; fwp-reproduce update-rules trains them).")
+    return results
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", default="demo_output")
-    parser.add_argument("--num-keys", type=int, default=20, help="S (default 20, Fig. 3)")
-    parser.add_argument("--max-steps", type=int, default=2000)
-    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--data", default=DATA, help="the folder of multi30k/ and shakespeare/")
+    parser.add_argument("--lm-preset", default="delta_net_shakespeare")
+    parser.add_argument("--mt-preset", default="delta_net_multi30k_en_de")
+    parser.add_argument("--fit-steps", type=int, default=200)
+    parser.add_argument("--learning-rate", type=float, default=3e-4)
+    parser.add_argument("--generate-length", type=int, default=40)
+    parser.add_argument("--bleu-sentences", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if not os.path.isdir(os.path.join(args.data, "multi30k")):
+        raise SystemExit(f"--data {args.data!r} has no multi30k/ and shakespeare/ folders "
+                         "(the project's shared data).")
     os.makedirs(args.output_dir, exist_ok=True)
-    runs, seconds = {}, {}
-    for model in MODELS:
-        seconds[model] = train(train_command(model, args))
-        runs[model] = read_run(os.path.join(args.output_dir, model))
+    import keras
 
-    print(f"\nSynthetic setting 2, S = {args.num_keys} (L = {2 * args.num_keys}); the best "
-          f"constant prediction scores {1 - 1 / args.num_keys:.3f}.")
-    print(f"{'model':<20}{'rule':<7}{'steps':>7}{'eval loss':>11}{'accuracy':>10}"
-          f"{'time':>8}  stopped")
-    for model, (results, _) in runs.items():
-        print(f"{model:<20}{results['update_rule']:<7}{results['steps']:>7}"
-              f"{results['eval_loss']:>11.4f}{results['eval_accuracy']:>10.3f}"
-              f"{seconds[model]:>7.0f}s  {results['stopped'] or 'at --max-steps'}")
-    figure = plot(runs, args.eval_every, os.path.join(args.output_dir, "update_rules.png"))
-    print(f"\nLearning curves of both: {figure}")
-    for model, (results, _) in runs.items():
-        print(f"{model}:")
-        for name in ("checkpoints", "csv_log", "tensorboard", "preset", "plot",
-                     "memory_diagnostics"):
-            print(f"  {name:<19}{results[name]}")
-    print(f"\ntensorboard --logdir {args.output_dir}    # the curves and the memory diagnostics")
-    print("Run a command again: it resumes from its last checkpoint (or reports it is done).")
+    keras.utils.set_random_seed(args.seed)
+    start, where = time.time(), {}
+    report = {"language_model": language_model(args, where),
+              "translation": translation(args, where), "retrieval": retrieval(args)}
+    where["this report"] = os.path.join(args.output_dir, "demo.json")
+    with open(where["this report"], "w", encoding="utf-8") as file:
+        json.dump(report, file, indent=2)
+    section(f"Done in {time.time() - start:.0f} s. Written:")
+    for what, path in where.items():
+        print(f"  {what:<32}{path}")
 
 
 if __name__ == "__main__":
