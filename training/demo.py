@@ -3,10 +3,10 @@
 1. A language model (`delta_net_shakespeare`, trained on Shakespeare's works but Twelfth Night
    and Macbeth): generate from a prompt, perplexity on the second part of Macbeth, `fit` on its
    first part (Keras' progress bar), perplexity again, save the tuned preset, export a
-   SavedModel and answer a request from it in a process that imports only TensorFlow.
+   SavedModel and answer a request from it in a process that imports only TensorFlow (and
+   tensorflow-text, for the SentencePiece tokenizer).
 2. A translation model (`delta_net_multi30k_en_de`): translate three sentences, BLEU on a slice
-   of Multi30k `val`, `fit` on a slice of `train`, export, serve from TensorFlow (+
-   tensorflow-text for the SentencePiece tokenizer).
+   of Multi30k `val`, `fit` on a slice of `train`, export, serve the same way.
 3. The Sec. 6.1 retrieval models: the shipped delta-rule and sum-rule memories on setting 2.
 
     python -m fwp_keras.training.demo --output-dir demo_output
@@ -22,7 +22,7 @@ import time
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 
 SERVE_LM = """
-import sys, tensorflow as tf
+import sys, tensorflow as tf, tensorflow_text  # tensorflow-text: the SentencePiece op
 served = tf.saved_model.load(sys.argv[1])
 print(served.generate_text(tf.constant([sys.argv[2]])).numpy()[0].decode())
 assert not any(name.split(".")[0] in ("keras_hub", "fwp_keras") for name in sys.modules)
@@ -42,14 +42,15 @@ def section(title):
 
 
 def serve(script, saved_model, request):
-    """Answers `request` from `saved_model` in a fresh process (neither fwp_keras nor keras-hub imported)."""
+    """Answers `request` from `saved_model` in a fresh process that imports TensorFlow (and
+    tensorflow-text), neither Keras' model code nor fwp_keras."""
     start = time.time()
     run = subprocess.run([sys.executable, "-c", script, saved_model, request],
                          capture_output=True, text=True, env={"TF_CPP_MIN_LOG_LEVEL": "2",
                                                               **os.environ})
     if run.returncode:
         raise SystemExit(f"Serving from {saved_model} failed:\n{run.stderr[-2000:]}")
-    print(f"  served ({time.time() - start:.1f} s, a process without fwp_keras or keras-hub): "
+    print(f"  served ({time.time() - start:.1f} s, a process with TensorFlow only): "
           f"{run.stdout.strip()!r}")
 
 
@@ -89,20 +90,22 @@ def language_model(args, where):
           f"{json.dumps(training['metrics'])}")
     lm.compile(sampler=keras_hub.samplers.TopKSampler(k=10, seed=args.seed))
     prompt = "KING. My lord,"
-    print(f"  generate({prompt!r}):\n    "
-          + lm.generate(prompt, max_length=args.generate_length).replace("\n", "\n    "))
+    generated = lm.generate(prompt, max_length=args.generate_length, stop_token_ids=None)
+    print(f"  generate({prompt!r}) (top-k, k = 10):\n    {generated}")
 
     lines = text.read_documents(os.path.join(args.data, "shakespeare", "macbeth_gut.txt"))[0]
     cut = int(len(lines) * 0.8)
     held_out, _ = text.tokenize_documents([lines[cut:]], lm.preprocessor.tokenizer)
+    held_out = held_out[:args.perplexity_tokens]
     length = lm.preprocessor.sequence_length
 
     def perplexity():
-        return evaluate.no_truncation(lm, held_out, length, progress=False)["perplexity"]
+        return evaluate.sliding_window(lm, held_out, length, batch_size=64,
+                                       progress=False)["perplexity"]
 
     before = perplexity()
-    print(f"  perplexity on the last 20% of Macbeth ({len(held_out):,} tokens, the state "
-          f"carried through): {before:.1f}")
+    print(f"  perplexity on held-out text (the first {len(held_out):,} tokens of the last 20% "
+          f"of Macbeth, sliding window of {length}): {before:.1f}")
     import tensorflow as tf
 
     train = tf.data.Dataset.from_tensor_slices(passages(lines[:cut], 150))
@@ -113,11 +116,12 @@ def language_model(args, where):
     lm.fit(train.shuffle(1000, seed=args.seed).repeat().batch(8), steps_per_epoch=args.fit_steps,
            epochs=1, shuffle=False, verbose=1)
     after = perplexity()
-    print(f"  perplexity on the held-out 20% after fit: {after:.1f} (was {before:.1f})")
+    print(f"  perplexity on the same held-out text after fit: {after:.1f} (was {before:.1f})")
     where["tuned language model (preset)"] = os.path.join(args.output_dir, "lm_tuned")
     lm.save_to_preset(where["tuned language model (preset)"])
     where["language model SavedModel"] = os.path.join(args.output_dir, "lm_saved_model")
-    zoo.export_saved_model(lm, where["language model SavedModel"], include_text=True)
+    zoo.export_saved_model(lm, where["language model SavedModel"], include_text=True,
+                           max_length=args.generate_length)
     serve(SERVE_LM, where["language model SavedModel"], prompt)
     return {"perplexity_before": before, "perplexity_after": after}
 
@@ -186,7 +190,8 @@ def main(argv=None):
     parser.add_argument("--lm-preset", default="delta_net_shakespeare")
     parser.add_argument("--mt-preset", default="delta_net_multi30k_en_de")
     parser.add_argument("--fit-steps", type=int, default=200)
-    parser.add_argument("--learning-rate", type=float, default=3e-4)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--perplexity-tokens", type=int, default=1024)
     parser.add_argument("--generate-length", type=int, default=40)
     parser.add_argument("--bleu-sentences", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)

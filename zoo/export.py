@@ -31,7 +31,7 @@ def export_saved_model(model, path, *, with_custom_ops=False, include_text=False
             rows (as `causal_lm.generate` takes them without a preprocessor);
         `logits(token_ids, padding_mask)` -> `[B, W, vocabulary_size]` float32: the forward pass;
         `generate_text(prompts: string [B])` -> `string [B]` with `include_text=True` (needs the
-            model's preprocessor; the width is its `sequence_length`).
+            model's preprocessor; the width is `max_length`, by default its `sequence_length`).
 
     Signatures of a `Seq2SeqLM`:
         `translate(encoder_token_ids: int32 [B, S], encoder_padding_mask: bool [B, S])` ->
@@ -51,8 +51,9 @@ def export_saved_model(model, path, *, with_custom_ops=False, include_text=False
         stop_token_ids: token ids that end a row; `"auto"` is the tokenizer's end token when
             the model has a preprocessor, else none (generate until the width is full).
         num_beams: 1 for greedy search, more for keras-hub's beam search with that many beams.
-        max_length: a `Seq2SeqLM`'s target width (default: its preprocessor's
-            `decoder_sequence_length`); the start token is the tokenizer's.
+        max_length: a `CausalLM`'s `generate_text` width (prompt and generated tokens; default:
+            its preprocessor's `sequence_length`), or a `Seq2SeqLM`'s target width (default:
+            its preprocessor's `decoder_sequence_length`; the start token is the tokenizer's).
     """
     if keras.config.backend() != "tensorflow":
         raise ValueError(
@@ -121,7 +122,7 @@ def _add_causal_lm_endpoints(archive, causal_lm, stop_token_ids, include_text, m
                        "float32")
 
     def generate_text(prompts):
-        inputs = preprocessor.generate_preprocess(prompts)
+        inputs = preprocessor.generate_preprocess(prompts, sequence_length=max_length)
         out = generate(inputs["token_ids"], tf.cast(inputs["padding_mask"], "bool"))
         return _detokenize(preprocessor.tokenizer, out["token_ids"], out["padding_mask"])
 

@@ -72,3 +72,26 @@ def test_bad_grid_is_a_clear_error(tmp_path, capsys):
     assert cli.reproduce_main(["capacity", "--output-dir", str(tmp_path), "--num-keys", "0"]) \
         == 2
     assert "`--num-keys` must be integers >= 1" in capsys.readouterr().err
+
+
+def test_lm_on_a_tiny_budget_splits_wikitext_by_article_and_evaluates_both_protocols(tmp_path):
+    from fwp_keras.training.datasets import text
+    from fwp_keras.training.reproduce import language_models
+
+    report = reproduce("lm", tmp_path, "--corpus", "wikitext", "--models", "delta_net",
+                       "--vocabulary-size", "300", "--sequence-length", "16",
+                       "--batch-size", "4", "--max-steps", "10", "--eval-every", "10",
+                       "--max-eval-tokens", "100")
+    # The three splits are the source's articles, in order, each in exactly one split.
+    source = text.read_documents(os.path.join(language_models.DATA, "wikitext-2",
+                                              "wiki.valid.tokens"))
+    splits = [text.read_documents(str(tmp_path / "data" / f"wiki.{name}.tokens"))
+              for name in ("train", "valid", "test")]
+    assert sum(splits, []) == source and all(splits)
+    (row,) = report["runs"]
+    evaluation = json.loads((tmp_path / "runs" / "delta_net" / "evaluation.json").read_text())
+    for split in ("validation", "test"):
+        assert evaluation[split]["tokens"] == row[f"{split}_tokens"] == 100
+        for protocol in ("sliding_window", "no_truncation"):
+            assert row[f"{split}_{protocol}"] == evaluation[split][protocol]["perplexity"] > 1
+    assert_png(report["plot"])

@@ -73,13 +73,13 @@ def test_plain_tensorflow_serves_generate_and_logits(family, tmp_path):
 
 
 def test_text_endpoint_and_stop_tokens(tmp_path):
-    lm = word_level_lm()
-    zoo.export_saved_model(lm, str(tmp_path / "model"), include_text=True)
+    lm = word_level_lm()  # sequence_length 10; generate_text exported 7 tokens wide
+    zoo.export_saved_model(lm, str(tmp_path / "model"), include_text=True, max_length=7)
     batch = lm.preprocessor.generate_preprocess(["the game", "the"])
     batch = {k: to_np(v) for k, v in batch.items()}
     run, served = serve(tmp_path / "model", batch, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    expected = lm.generate(["the game", "the"])
+    expected = lm.generate(["the game", "the"], max_length=7)
     assert served["text"].tolist() == expected
     stopped = lm.generate_step(batch, stop_token_ids=[lm.preprocessor.tokenizer.end_token_id])
     np.testing.assert_array_equal(served["padding_mask"], to_np(stopped["padding_mask"]))

@@ -2,6 +2,7 @@
 
     fwp-reproduce capacity --output-dir runs/capacity         # Sec. 6.1, Figure 2
     fwp-reproduce update-rules --output-dir runs/update_rules # Sec. 6.1, Figure 3
+    fwp-reproduce lm --corpus shakespeare --output-dir runs/lm # Sec. 6.3, Tables 2 and 4
 
 Each experiment is a grid of `fwp-train` runs, one output directory per run (itself
 resumable), read back once finished; the command writes `<output-dir>/<experiment>.json`,
@@ -9,6 +10,6 @@ resumable), read back once finished; the command writes `<output-dir>/<experimen
 current run's unfinished epoch.
 """
 
-from fwp_keras.training.reproduce import capacity, update_rules
+from fwp_keras.training.reproduce import capacity, language_models, update_rules
 
-EXPERIMENTS = {"capacity": capacity, "update-rules": update_rules}
+EXPERIMENTS = {"capacity": capacity, "update-rules": update_rules, "lm": language_models}

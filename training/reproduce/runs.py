@@ -13,13 +13,17 @@ from fwp_keras.training.training_run import write_json
 RESULTS_FILE = "results.json"
 
 
-def finished_results(output_dir):
-    """The `results.json` of a finished run in `output_dir`, or None."""
-    path = os.path.join(output_dir, RESULTS_FILE)
+def read_json_file(path):
+    """The JSON in `path`, or None when there is no such file."""
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as file:
         return json.load(file)
+
+
+def finished_results(output_dir):
+    """The `results.json` of a finished run in `output_dir`, or None."""
+    return read_json_file(os.path.join(output_dir, RESULTS_FILE))
 
 
 def train(argv, output_dir):

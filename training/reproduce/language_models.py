@@ -1,0 +1,199 @@
+"""`fwp-reproduce lm`: the paper's language-model comparison (Sec. 6.3, Tables 2 and 4), scaled
+to the provided data.
+
+Every family at one size and budget, plus the Linear Transformer and the Delta Net trained with
+their state carried across segments (`--carry-state`, Table 4). Each is one `fwp-train lm` run,
+then `fwp-evaluate lm` on the validation and the test text with both protocols: sliding window
+(Table 2; every model) and no truncation (Table 4: the whole text with the state carried; fast
+weight models only).
+
+- `--corpus shakespeare`: train on all of `shakespeare/` but Twelfth Night (validation) and
+  Macbeth (test).
+- `--corpus wikitext`: only WikiText-2's `wiki.valid.tokens` is here; its articles are split in
+  order, the first 80% of its words to train, the next 10% to validate, the last 10% to test
+  (written to `<output-dir>/data/wiki.{train,valid,test}.tokens`). The zoo's word-level
+  tokenizer keeps the data's `<unk>`.
+
+    fwp-reproduce lm --corpus shakespeare --tokenizer sentencepiece --output-dir runs/lm_shakespeare
+    fwp-reproduce lm --corpus wikitext --output-dir runs/lm_wikitext
+"""
+
+import os
+
+from fwp_keras.training.datasets import text
+from fwp_keras.training.evaluate import check_positive
+from fwp_keras.training.reproduce import runs
+from fwp_keras.training.training_run import write_json
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared",
+                    "data")
+# (name, fwp-train lm flags): every family, then Table 4's carried-state runs.
+MODELS = (
+    ("delta_net", ["--model", "delta_net"]),
+    ("linear_transformer", ["--model", "linear_transformer"]),
+    ("performer", ["--model", "performer"]),
+    ("dpfp", ["--model", "dpfp"]),
+    ("transformer", ["--model", "transformer"]),
+    ("linear_transformer_carried", ["--model", "linear_transformer", "--carry-state"]),
+    ("delta_net_carried", ["--model", "delta_net", "--carry-state"]),
+)
+SHAKESPEARE_HELD_OUT = {"validation": "twelfth_night_gut.txt", "test": "macbeth_gut.txt"}
+WIKITEXT_SPLITS = (("train", 0.8), ("valid", 0.9), ("test", 1.0))
+
+
+def add_arguments(parser):
+    parser.add_argument("--corpus", choices=("shakespeare", "wikitext"), required=True)
+    parser.add_argument("--data", default=DATA,
+                        help="the folder of shakespeare/ and wikitext-2/ (../shared/data)")
+    parser.add_argument("--models", nargs="+", choices=[name for name, _ in MODELS],
+                        default=[name for name, _ in MODELS])
+    group = parser.add_argument_group("training (each run)")
+    group.add_argument("--tokenizer", choices=("word", "sentencepiece"), default="word",
+                       help="word: the zoo's word-level one (for WikiText's tokenised text); "
+                            "sentencepiece: for plain text such as Shakespeare's")
+    group.add_argument("--vocabulary-size", type=int, default=4096)
+    group.add_argument("--sequence-length", type=int, default=256)
+    group.add_argument("--batch-size", type=int, default=16)
+    group.add_argument("--max-steps", type=int, default=4000)
+    group.add_argument("--eval-every", type=int, default=500)
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--max-eval-tokens", type=int,
+                       help="evaluate on the first this many tokens of each split (all)")
+
+
+def shakespeare_splits(args):
+    folder = os.path.join(args.data, "shakespeare")
+    if not os.path.isdir(folder):
+        raise ValueError(f"`--data` {args.data!r} has no shakespeare/ folder.")
+    held_out = set(SHAKESPEARE_HELD_OUT.values())
+    train = [os.path.join(folder, name) for name in sorted(os.listdir(folder))
+             if name.endswith(".txt") and name not in held_out]
+    return {"train": train, **{split: [os.path.join(folder, name)]
+                               for split, name in SHAKESPEARE_HELD_OUT.items()}}
+
+
+def wikitext_splits(args):
+    """`wiki.valid.tokens` cut between articles at 80% and 90% of its words."""
+    source = os.path.join(args.data, "wikitext-2", "wiki.valid.tokens")
+    articles = text.read_documents(source, "wikitext")
+    words = [sum(len(line.split()) for line in article) for article in articles]
+    folder = os.path.join(args.output_dir, "data")
+    os.makedirs(folder, exist_ok=True)
+    paths, first, seen = {}, 0, 0
+    for split, fraction in WIKITEXT_SPLITS:
+        last = first
+        while last < len(articles) and (seen + words[last] <= fraction * sum(words)
+                                        or last == first):
+            seen += words[last]
+            last += 1
+        paths[split] = os.path.join(folder, f"wiki.{split}.tokens")
+        with open(paths[split], "w", encoding="utf-8") as file:
+            file.write("".join(f" {line} \n" for article in articles[first:last]
+                               for line in article))
+        first = last
+    return {"train": [paths["train"]], "validation": [paths["valid"]], "test": [paths["test"]]}
+
+
+def run(args):
+    check_positive(args, ("vocabulary_size", "sequence_length", "batch_size", "max_steps",
+                          "eval_every", "max_eval_tokens"))
+    splits = (shakespeare_splits if args.corpus == "shakespeare" else wikitext_splits)(args)
+    rows = []
+    for name, flags in MODELS:
+        if name not in args.models:
+            continue
+        argv = ["lm", "--train", *splits["train"], "--validation", *splits["validation"],
+                *flags, "--tokenizer", args.tokenizer,
+                "--vocabulary-size", str(args.vocabulary_size),
+                "--sequence-length", str(args.sequence_length),
+                "--batch-size", str(args.batch_size), "--max-steps", str(args.max_steps),
+                "--eval-every", str(args.eval_every), "--eval-batches", "20",
+                "--seed", str(args.seed), "--diagnostics-every", "0", "--verbose", "2"]
+        results = runs.train(argv, os.path.join(args.output_dir, "runs", name))
+        rows.append(summary(name, results, evaluations(args, results, splits)))
+        write(args, rows)
+    return write(args, rows)
+
+
+def evaluations(args, results, splits):
+    """`fwp-evaluate lm` of the run's preset on the validation and the test text, both
+    protocols where the model has them; kept in the run's `evaluation.json`."""
+    from fwp_keras.training import evaluate
+
+    path = os.path.join(results["output_dir"], "evaluation.json")
+    found = runs.read_json_file(path) or {}
+    protocols = ["sliding-window"] + (["no-truncation"] if results["model"] != "transformer"
+                                      else [])
+    for split in ("validation", "test"):
+        if split in found:
+            continue
+        argv = ["lm", "--preset", results["preset"], "--text", *splits[split],
+                "--protocols", *protocols, "--batch-size", "64", "--verbose", "0"]
+        if args.max_eval_tokens:
+            argv += ["--max-tokens", str(args.max_eval_tokens)]
+        print(f"$ fwp-evaluate {' '.join(argv)}", flush=True)
+        found[split] = evaluate.run(evaluate.parser().parse_args(argv))
+        write_json(path, found)
+    return found
+
+
+def summary(name, results, evaluation):
+    row = {"name": name, "model": results["model"], "carry_state": results["carry_state"],
+           "steps": results["steps"], "train_minutes": runs.training_minutes(results),
+           "train_tokens": results["train_tokens"],
+           "tokens_per_second": results["train_tokens_per_second"],
+           "preset": results["preset"], "output_dir": results["output_dir"]}
+    for split in ("validation", "test"):
+        for protocol in ("sliding_window", "no_truncation"):
+            found = evaluation[split].get(protocol)
+            row[f"{split}_{protocol}"] = found["perplexity"] if found else None
+        row[f"{split}_tokens"] = evaluation[split]["tokens"]
+    return row
+
+
+def write(args, rows):
+    def perplexity(value):
+        return f"{value:.1f}" if value is not None else "-"
+
+    table = runs.markdown_table(
+        ["model", "trained", "steps", "train min", "valid (sliding)", "test (sliding)",
+         "valid (no trunc.)", "test (no trunc.)"],
+        [[row["model"], "carried state" if row["carry_state"] else "segments", row["steps"],
+          f"{row['train_minutes']:.1f}", perplexity(row["validation_sliding_window"]),
+          perplexity(row["test_sliding_window"]), perplexity(row["validation_no_truncation"]),
+          perplexity(row["test_no_truncation"])] for row in rows])
+    first = rows[0] if rows else {"validation_tokens": 0, "test_tokens": 0}
+    unit = "word-level" if args.tokenizer == "word" else "SentencePiece-token"
+    markdown = (f"Perplexity per {unit} token, {args.corpus}; L = {args.sequence_length}, "
+                f"{first['validation_tokens']:,} validation and {first['test_tokens']:,} test "
+                f"tokens.\n\n{table}")
+    report = {"experiment": "lm", "corpus": args.corpus, "tokenizer": args.tokenizer,
+              "runs": rows,
+              "plot": plot(args, rows)}
+    json_path, markdown_path = runs.write_report(args.output_dir, f"lm_{args.corpus}", report,
+                                                 markdown)
+    return {**report, "json": json_path, "markdown": markdown_path}
+
+
+def plot(args, rows):
+    """The validation loss of every run against the training step."""
+    import csv
+
+    pyplot = runs.pyplot()
+    figure, axis = pyplot.subplots(figsize=(7, 4.5))
+    for row in rows:
+        with open(os.path.join(row["output_dir"], "log.csv"), newline="",
+                  encoding="utf-8") as file:
+            log = list(csv.DictReader(file))
+        axis.plot([(int(r["epoch"]) + 1) * args.eval_every for r in log],
+                  [float(r["val_loss"]) for r in log],
+                  label=row["name"].replace("_carried", " (carried state)"))
+    axis.set_xlabel("training step")
+    axis.set_ylabel("validation loss (nats / token)")
+    axis.set_title(f"Language models, {args.corpus}")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path = os.path.join(args.output_dir, f"lm_{args.corpus}.png")
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+    return path
