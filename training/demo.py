@@ -41,17 +41,18 @@ def section(title):
     print(f"\n=== {title}", flush=True)
 
 
-def serve(script, saved_model, request):
+def serve(script, saved_model, request, expected):
     """Answers `request` from `saved_model` in a fresh process that imports TensorFlow (and
-    tensorflow-text), neither Keras' model code nor fwp_keras."""
+    tensorflow-text), neither keras-hub nor fwp_keras; `expected` is the Keras model's answer."""
     start = time.time()
     run = subprocess.run([sys.executable, "-c", script, saved_model, request],
                          capture_output=True, text=True, env={"TF_CPP_MIN_LOG_LEVEL": "2",
                                                               **os.environ})
     if run.returncode:
         raise SystemExit(f"Serving from {saved_model} failed:\n{run.stderr[-2000:]}")
-    print(f"  served ({time.time() - start:.1f} s, a process with TensorFlow only): "
-          f"{run.stdout.strip()!r}")
+    answer = run.stdout.strip()
+    print(f"  served ({time.time() - start:.1f} s, a process with TensorFlow only): {answer!r}"
+          f" ({'the same as' if answer == expected else 'DIFFERENT from'} the Keras model's)")
 
 
 def training_record(preset):
@@ -61,17 +62,6 @@ def training_record(preset):
     shipped = presets.preset_utils.BUILTIN_PRESETS.get(preset)
     directory = shipped["kaggle_handle"] if shipped else preset
     return presets.read_json(directory, "metadata.json")[presets.TRAINING_KEY]
-
-
-def passages(lines, words):
-    """Consecutive lines joined into passages of about `words` words."""
-    out, current = [], []
-    for line in lines:
-        current.append(line)
-        if sum(len(x.split()) for x in current) >= words:
-            out.append("\n".join(current))
-            current = []
-    return out + (["\n".join(current)] if current else [])
 
 
 def language_model(args, where):
@@ -106,23 +96,29 @@ def language_model(args, where):
     before = perplexity()
     print(f"  perplexity on held-out text (the first {len(held_out):,} tokens of the last 20% "
           f"of Macbeth, sliding window of {length}): {before:.1f}")
-    import tensorflow as tf
-
-    train = tf.data.Dataset.from_tensor_slices(passages(lines[:cut], 150))
+    # The same stream the preset was trained on (every line ends with the end token), cut into
+    # shuffled segments of token ids; the preprocessor is set aside while they feed `fit`.
+    tokens, _ = text.tokenize_documents([lines[:cut]], lm.preprocessor.tokenizer)
+    segments = text.shuffled_segments(tokens, length, batch_size=8, seed=args.seed)
+    preprocessor, lm.preprocessor = lm.preprocessor, None
     lm.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                weighted_metrics=["accuracy"])
-    print(f"  fit on the first 80% of Macbeth, {args.fit_steps} steps:")
-    lm.fit(train.shuffle(1000, seed=args.seed).repeat().batch(8), steps_per_epoch=args.fit_steps,
-           epochs=1, shuffle=False, verbose=1)
+    print(f"  fit on the first 80% of Macbeth ({len(tokens):,} tokens), {args.fit_steps} steps "
+          "of 8 segments:")
+    lm.fit(segments, steps_per_epoch=args.fit_steps, epochs=1, verbose=1)
+    lm.preprocessor = preprocessor
     after = perplexity()
     print(f"  perplexity on the same held-out text after fit: {after:.1f} (was {before:.1f})")
     where["tuned language model (preset)"] = os.path.join(args.output_dir, "lm_tuned")
     lm.save_to_preset(where["tuned language model (preset)"])
     where["language model SavedModel"] = os.path.join(args.output_dir, "lm_saved_model")
+    # Greedy search to the full width (the export's search), past the ends of lines.
     zoo.export_saved_model(lm, where["language model SavedModel"], include_text=True,
-                           max_length=args.generate_length)
-    serve(SERVE_LM, where["language model SavedModel"], prompt)
+                           max_length=args.generate_length, stop_token_ids=None)
+    lm.compile(sampler="greedy")
+    serve(SERVE_LM, where["language model SavedModel"], prompt,
+          lm.generate(prompt, max_length=args.generate_length, stop_token_ids=None))
     return {"perplexity_before": before, "perplexity_after": after}
 
 
@@ -162,7 +158,8 @@ def translation(args, where):
            steps_per_epoch=max(args.fit_steps // 4, 1), epochs=1, shuffle=False, verbose=1)
     where["translation SavedModel"] = os.path.join(args.output_dir, "mt_saved_model")
     zoo.export_saved_model(mt, where["translation SavedModel"], include_text=True)
-    serve(SERVE_TRANSLATION, where["translation SavedModel"], TRANSLATE[0])
+    serve(SERVE_TRANSLATION, where["translation SavedModel"], TRANSLATE[0],
+          translate.translate(mt, TRANSLATE[:1], num_beams=1)[0])
     return scores
 
 
