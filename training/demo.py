@@ -19,7 +19,8 @@ import subprocess
 import sys
 import time
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                    "shared", "data"))
 
 SERVE_LM = """
 import sys, tensorflow as tf, tensorflow_text  # tensorflow-text: the SentencePiece op

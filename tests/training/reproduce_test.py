@@ -13,9 +13,10 @@ TINY = ["--max-steps", "60", "--eval-every", "30"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def reproduce(experiment, output_dir, *flags):
+def reproduce(experiment, output_dir, *flags, report=None):
+    """Runs `fwp-reproduce`; returns its report (`<report>.json`, the experiment's name)."""
     assert cli.reproduce_main([experiment, "--output-dir", str(output_dir), *flags]) == 0
-    with open(output_dir / f"{experiment.replace('-', '_')}.json") as file:
+    with open(output_dir / f"{report or experiment.replace('-', '_')}.json") as file:
         return json.load(file)
 
 
@@ -81,7 +82,7 @@ def test_lm_on_a_tiny_budget_splits_wikitext_by_article_and_evaluates_both_proto
     report = reproduce("lm", tmp_path, "--corpus", "wikitext", "--models", "delta_net",
                        "--vocabulary-size", "300", "--sequence-length", "16",
                        "--batch-size", "4", "--max-steps", "10", "--eval-every", "10",
-                       "--max-eval-tokens", "100")
+                       "--max-eval-tokens", "100", report="lm_wikitext")
     # The three splits are the source's articles, in order, each in exactly one split.
     source = text.read_documents(os.path.join(language_models.DATA, "wikitext-2",
                                               "wiki.valid.tokens"))

@@ -111,14 +111,11 @@ def write(args, rows):
     report = {"experiment": "capacity", "figure": "Figure 2", "key_dim": args.key_dim,
               "solved_below": SOLVED, "capacities": found, "runs": rows, "plot": plot_path,
               "training_minutes": minutes}
-    json_path, markdown_path = runs.write_report(args.output_dir, "capacity", report,
-                                                 markdown)
-    return {**report, "json": json_path, "markdown": markdown_path}
+    return runs.write_report(args.output_dir, "capacity", report, markdown)
 
 
 def plot(args, rows, names):
-    pyplot = runs.pyplot()
-    figure, axis = pyplot.subplots(figsize=(7, 4.5))
+    figure, axis = runs.new_plot()
     for index, name in enumerate(names):
         mine = sorted((row for row in rows if row["name"] == name), key=lambda r: r["num_keys"])
         color = f"C{index}"
@@ -128,13 +125,6 @@ def plot(args, rows, names):
                                             if mine[0]["d_dot"] else ""))
         if mine[0]["d_dot"] and mine[0]["d_dot"] <= max(row["num_keys"] for row in rows):
             axis.axvline(mine[0]["d_dot"], color=color, linestyle=":", linewidth=1)
-    axis.set_yscale("log")
-    axis.set_xlabel("number of unique keys S")
-    axis.set_ylabel("final evaluation loss")
-    axis.set_title(f"Capacity (setting 1), d_key = {args.key_dim}; dotted: d_dot")
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    path = os.path.join(args.output_dir, "capacity.png")
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
-    return path
+    return runs.save_plot(figure, axis, os.path.join(args.output_dir, "capacity.png"),
+                          xlabel="number of unique keys S", ylabel="final evaluation loss",
+                          title=f"Capacity (setting 1), d_key = {args.key_dim}; dotted: d_dot")

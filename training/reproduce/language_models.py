@@ -25,8 +25,8 @@ from fwp_keras.training.evaluate import check_positive
 from fwp_keras.training.reproduce import runs
 from fwp_keras.training.training_run import write_json
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared",
-                    "data")
+DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                    "shared", "data"))
 # (name, fwp-train lm flags): every family, then Table 4's carried-state runs.
 MODELS = (
     ("delta_net", ["--model", "delta_net"]),
@@ -170,17 +170,14 @@ def write(args, rows):
     report = {"experiment": "lm", "corpus": args.corpus, "tokenizer": args.tokenizer,
               "runs": rows,
               "plot": plot(args, rows)}
-    json_path, markdown_path = runs.write_report(args.output_dir, f"lm_{args.corpus}", report,
-                                                 markdown)
-    return {**report, "json": json_path, "markdown": markdown_path}
+    return runs.write_report(args.output_dir, f"lm_{args.corpus}", report, markdown)
 
 
 def plot(args, rows):
     """The validation loss of every run against the training step."""
     import csv
 
-    pyplot = runs.pyplot()
-    figure, axis = pyplot.subplots(figsize=(7, 4.5))
+    figure, axis = runs.new_plot()
     for row in rows:
         with open(os.path.join(row["output_dir"], "log.csv"), newline="",
                   encoding="utf-8") as file:
@@ -188,12 +185,6 @@ def plot(args, rows):
         axis.plot([(int(r["epoch"]) + 1) * args.eval_every for r in log],
                   [float(r["val_loss"]) for r in log],
                   label=row["name"].replace("_carried", " (carried state)"))
-    axis.set_xlabel("training step")
-    axis.set_ylabel("validation loss (nats / token)")
-    axis.set_title(f"Language models, {args.corpus}")
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    path = os.path.join(args.output_dir, f"lm_{args.corpus}.png")
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
-    return path
+    return runs.save_plot(figure, axis, os.path.join(args.output_dir, f"lm_{args.corpus}.png"),
+                          xlabel="training step", ylabel="validation loss (nats / token)",
+                          title=f"Language models, {args.corpus}", log_y=False)

@@ -51,22 +51,40 @@ def markdown_table(header, rows):
 
 
 def write_report(output_dir, name, report, markdown):
-    """`<name>.json` and `<name>.md` in `output_dir`; returns their paths."""
+    """`<name>.json` and `<name>.md` in `output_dir`; returns the report with their paths."""
     json_path = os.path.join(output_dir, f"{name}.json")
     write_json(json_path, report)
     markdown_path = os.path.join(output_dir, f"{name}.md")
     with open(markdown_path, "w", encoding="utf-8") as file:
         file.write(markdown + "\n")
-    return json_path, markdown_path
+    return {**report, "json": json_path, "markdown": markdown_path}
 
 
-def pyplot():
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    from matplotlib import pyplot
 
-    return plt
+    return pyplot
+
+
+def new_plot():
+    """`(figure, axis)` of one report plot."""
+    return _pyplot().subplots(figsize=(7, 4.5))
+
+
+def save_plot(figure, axis, path, *, xlabel, ylabel, title, log_y=True):
+    if log_y:
+        axis.set_yscale("log")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    _pyplot().close(figure)
+    return path
 
 
 def add_training_arguments(parser, max_steps=20_000):

@@ -65,25 +65,15 @@ def write(args, rows):
     plot_path = plot(args, rows)
     report = {"experiment": "update-rules", "figure": "Figure 3", "num_keys": args.num_keys,
               "runs": rows, "plot": plot_path}
-    json_path, markdown_path = runs.write_report(args.output_dir, "update_rules", report,
-                                                 markdown)
-    return {**report, "json": json_path, "markdown": markdown_path}
+    return runs.write_report(args.output_dir, "update_rules", report, markdown)
 
 
 def plot(args, rows):
-    pyplot = runs.pyplot()
-    figure, axis = pyplot.subplots(figsize=(7, 4.5))
+    figure, axis = runs.new_plot()
     for row in rows:
         steps, losses = zip(*row["curve"]) if row["curve"] else ((), ())
         axis.plot(steps, losses, label=row["label"])
     axis.axhline(args.stop_below, color="grey", linestyle=":", label="stopping threshold")
-    axis.set_yscale("log")
-    axis.set_xlabel("training step")
-    axis.set_ylabel("evaluation loss")
-    axis.set_title(f"Update rules (setting 2), S = {args.num_keys}")
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    path = os.path.join(args.output_dir, "update_rules.png")
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
-    return path
+    return runs.save_plot(figure, axis, os.path.join(args.output_dir, "update_rules.png"),
+                          xlabel="training step", ylabel="evaluation loss",
+                          title=f"Update rules (setting 2), S = {args.num_keys}")
