@@ -10,18 +10,10 @@ import pytest
 
 from fwp_keras import zoo
 from fwp_keras.training.reproduce import shipping
-from fwp_keras.zoo import presets
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
-PACKAGE = os.path.dirname(zoo.__file__)
-SHIPPED = {name: preset for name, preset in presets.preset_utils.BUILTIN_PRESETS.items()
-           if preset["kaggle_handle"].startswith(PACKAGE)}
+SHIPPED = shipping.shipped_presets()  # {name: (directory, metadata)}
 MAX_PRESET_MB, MAX_TOTAL_MB = 8, 60
-
-
-def size_mb(path):
-    return sum(os.path.getsize(os.path.join(folder, name))
-               for folder, _, names in os.walk(path) for name in names) / 2**20
 
 
 def test_the_shipped_presets_cover_every_family_and_task_within_the_budget():
@@ -32,17 +24,15 @@ def test_the_shipped_presets_cover_every_family_and_task_within_the_budget():
     assert "retrieval_setting2_s20_delta_dpfp1" in zoo.AssociativeRetrievalModel.presets
     # A family's folder holds both kinds; each task lists only its own.
     assert "delta_net_multi30k_en_de" not in zoo.DeltaNetCausalLM.presets
-    sizes = {name: size_mb(preset["kaggle_handle"]) for name, preset in SHIPPED.items()}
+    sizes = {name: shipping.size_mb(directory) for name, (directory, _) in SHIPPED.items()}
     assert max(sizes.values()) < MAX_PRESET_MB, sizes
     assert sum(sizes.values()) < MAX_TOTAL_MB, sizes
 
 
 def load(name):
-    metadata = SHIPPED[name]["metadata"]
-    if "FastWeightSeq2SeqLM" in metadata["tasks"] or "TransformerSeq2SeqLM" in metadata["tasks"]:
-        return keras_hub.models.Seq2SeqLM.from_preset(name)
-    if metadata["tasks"]:
-        return keras_hub.models.CausalLM.from_preset(name)
+    """A language or translation model (a task: keras-hub finds its class) or a retrieval one."""
+    if os.path.isfile(os.path.join(SHIPPED[name][0], "task.json")):
+        return keras_hub.models.CausalLM.from_preset(name)  # Seq2SeqLM is a CausalLM
     return zoo.AssociativeRetrievalModel.from_preset(name)
 
 
@@ -61,7 +51,7 @@ def outputs(model):
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_shipped_preset_reproduces_its_recorded_check(name):
-    training = SHIPPED[name]["metadata"]["training"]
+    training = SHIPPED[name][1]["training"]
     for key in ("command", "data", "steps", "train_minutes", "metrics", "check"):
         assert key in training, f"{name}: metadata.json's training record lacks {key!r}"
     check = training["check"]

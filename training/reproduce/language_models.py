@@ -163,8 +163,8 @@ def write(args, rows):
           perplexity(row["test_sliding_window"]), perplexity(row["validation_no_truncation"]),
           perplexity(row["test_no_truncation"])] for row in rows])
     first = rows[0] if rows else {"validation_tokens": 0, "test_tokens": 0}
-    unit = "word-level" if args.tokenizer == "word" else "SentencePiece-token"
-    markdown = (f"Perplexity per {unit} token, {args.corpus}; L = {args.sequence_length}, "
+    unit = "word" if args.tokenizer == "word" else "SentencePiece piece"
+    markdown = (f"Perplexity per {unit}, {args.corpus}; L = {args.sequence_length}, "
                 f"{first['validation_tokens']:,} validation and {first['test_tokens']:,} test "
                 f"tokens.\n\n{table}")
     report = {"experiment": "lm", "corpus": args.corpus, "tokenizer": args.tokenizer,

@@ -5,7 +5,7 @@
         fwp-evaluate mt --source {data}/multi30k/val.en --target {data}/multi30k/val.de \\
         --num-beams 1 --max-sentences 64
 
-copies `<run>/preset` into the package folder of the preset's family
+(`--list` prints the shipped presets as a table) copies `<run>/preset` into the package folder of the preset's family
 (`zoo/<family>/presets/<name>/`, found from its backbone class) and adds to its
 `metadata.json`, under "training": the run's training time and final metrics, and the check, an
 `fwp-evaluate` command on a fixed slice of data (`{data}` stands for the data folder) with the
@@ -75,9 +75,43 @@ def ship(run_dir, name, metric, command, data_dir, tolerance):
     return destination, check
 
 
+def shipped_presets():
+    """`{name: (directory, metadata)}` of the presets shipped inside the package."""
+    package = os.path.dirname(os.path.dirname(presets.__file__))
+    return {name: (preset["kaggle_handle"], preset["metadata"])
+            for name, preset in sorted(preset_utils.BUILTIN_PRESETS.items())
+            if preset["kaggle_handle"].startswith(package)}
+
+
+def size_mb(directory):
+    return sum(os.path.getsize(os.path.join(folder, file))
+               for folder, _, files in os.walk(directory) for file in files) / 2**20
+
+
+def shipped_table():
+    """The shipped presets as a Markdown table: class, size, training and check."""
+    rows = []
+    for name, (directory, metadata) in shipped_presets().items():
+        training = metadata.get(presets.TRAINING_KEY, {})
+        check = training.get(CHECK_KEY, {})
+        described = (preset_utils.TASK_CONFIG_FILE if os.path.isfile(
+            os.path.join(directory, preset_utils.TASK_CONFIG_FILE)) else preset_utils.CONFIG_FILE)
+        rows.append([f"`{name}`", presets.read_json(directory, described)["class_name"],
+                     f"{metadata['parameter_count'] / 1e6:.2f} M", f"{size_mb(directory):.1f}",
+                     training.get("steps", "-"), f"{training.get('train_minutes', 0):.0f}",
+                     f"{check.get('metric', '-')} {check.get('value', float('nan')):.4g}"])
+    return runs.markdown_table(["preset", "class", "parameters", "MB", "steps", "train min",
+                                "check (fixed slice)"], rows)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv == ["--list"]:  # the shipped presets, for the README
+        print(shipped_table())
+        return
     parser.add_argument("--run", required=True, help="a finished fwp-train output directory")
     parser.add_argument("--name", required=True, help="the preset's name")
     parser.add_argument("--metric", required=True, help="a dotted key of the check's results")
