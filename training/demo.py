@@ -19,19 +19,14 @@ import subprocess
 import sys
 import time
 
-DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                    "shared", "data"))
+from fwp_keras.training.evaluate import check_positive
+from fwp_keras.training.reproduce import runs
 
-SERVE_LM = """
+# argv: the SavedModel, its text endpoint, the request.
+SERVE = """
 import sys, tensorflow as tf, tensorflow_text  # tensorflow-text: the SentencePiece op
 served = tf.saved_model.load(sys.argv[1])
-print(served.generate_text(tf.constant([sys.argv[2]])).numpy()[0].decode())
-assert not any(name.split(".")[0] in ("keras_hub", "fwp_keras") for name in sys.modules)
-"""
-SERVE_TRANSLATION = """
-import sys, tensorflow as tf, tensorflow_text  # tensorflow-text: the SentencePiece op
-served = tf.saved_model.load(sys.argv[1])
-print(served.translate_text(tf.constant([sys.argv[2]])).numpy()[0].decode())
+print(getattr(served, sys.argv[2])(tf.constant([sys.argv[3]])).numpy()[0].decode())
 assert not any(name.split(".")[0] in ("keras_hub", "fwp_keras") for name in sys.modules)
 """
 TRANSLATE = ["A little girl is climbing a tree.", "Two men are playing football in a park.",
@@ -42,11 +37,11 @@ def section(title):
     print(f"\n=== {title}", flush=True)
 
 
-def serve(script, saved_model, request, expected):
+def serve(saved_model, endpoint, request, expected):
     """Answers `request` from `saved_model` in a fresh process that imports TensorFlow (and
     tensorflow-text), neither keras-hub nor fwp_keras; `expected` is the Keras model's answer."""
     start = time.time()
-    run = subprocess.run([sys.executable, "-c", script, saved_model, request],
+    run = subprocess.run([sys.executable, "-c", SERVE, saved_model, endpoint, request],
                          capture_output=True, text=True, env={"TF_CPP_MIN_LOG_LEVEL": "2",
                                                               **os.environ})
     if run.returncode:
@@ -77,8 +72,7 @@ def language_model(args, where):
     lm = keras_hub.models.CausalLM.from_preset(args.lm_preset)
     training = training_record(args.lm_preset)
     print(f"  {type(lm).__name__}, {lm.count_params():,} parameters, trained "
-          f"{training['steps']} steps ({training['train_minutes']:.0f} min): "
-          f"{json.dumps(training['metrics'])}")
+          f"{training['steps']} steps: {json.dumps(training['metrics'])}")
     lm.compile(sampler=keras_hub.samplers.TopKSampler(k=10, seed=args.seed))
     prompt = "KING. My lord,"
     generated = lm.generate(prompt, max_length=args.generate_length, stop_token_ids=None)
@@ -118,7 +112,7 @@ def language_model(args, where):
     zoo.export_saved_model(lm, where["language model SavedModel"], include_text=True,
                            max_length=args.generate_length, stop_token_ids=None)
     lm.compile(sampler="greedy")
-    serve(SERVE_LM, where["language model SavedModel"], prompt,
+    serve(where["language model SavedModel"], "generate_text", prompt,
           lm.generate(prompt, max_length=args.generate_length, stop_token_ids=None))
     return {"perplexity_before": before, "perplexity_after": after}
 
@@ -135,8 +129,7 @@ def translation(args, where):
     mt = keras_hub.models.Seq2SeqLM.from_preset(args.mt_preset)
     training = training_record(args.mt_preset)
     print(f"  {type(mt).__name__}, {mt.count_params():,} parameters, trained "
-          f"{training['steps']} steps ({training['train_minutes']:.0f} min), Multi30k val "
-          f"BLEU {training['results']['validation_bleu']:.2f} (beam 4)")
+          f"{training['steps']} steps: {json.dumps(training['metrics'])}")
     for source, target in zip(TRANSLATE, translate.translate(mt, TRANSLATE, num_beams=4)):
         print(f"  {source}\n    -> {target}")
     multi30k = os.path.join(args.data, "multi30k")
@@ -154,12 +147,13 @@ def translation(args, where):
     mt.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                weighted_metrics=["accuracy"])
-    print(f"  fit on 2,000 pairs of train, {args.fit_steps // 4} steps:")
-    mt.fit(train.shuffle(2000, seed=args.seed).repeat().batch(32),
-           steps_per_epoch=max(args.fit_steps // 4, 1), epochs=1, shuffle=False, verbose=1)
+    steps = max(args.fit_steps // 4, 1)
+    print(f"  fit on 2,000 pairs of train, {steps} steps:")
+    mt.fit(train.shuffle(2000, seed=args.seed).repeat().batch(32), steps_per_epoch=steps,
+           epochs=1, shuffle=False, verbose=1)
     where["translation SavedModel"] = os.path.join(args.output_dir, "mt_saved_model")
     zoo.export_saved_model(mt, where["translation SavedModel"], include_text=True)
-    serve(SERVE_TRANSLATION, where["translation SavedModel"], TRANSLATE[0],
+    serve(where["translation SavedModel"], "translate_text", TRANSLATE[0],
           translate.translate(mt, TRANSLATE[:1], num_beams=1)[0])
     return scores
 
@@ -184,7 +178,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", default="demo_output")
-    parser.add_argument("--data", default=DATA, help="the folder of multi30k/ and shakespeare/")
+    parser.add_argument("--data", default=runs.SHARED_DATA,
+                        help="the folder of multi30k/ and shakespeare/ (../shared/data)")
     parser.add_argument("--lm-preset", default="delta_net_shakespeare")
     parser.add_argument("--mt-preset", default="delta_net_multi30k_en_de")
     parser.add_argument("--fit-steps", type=int, default=200)
@@ -194,9 +189,15 @@ def main(argv=None):
     parser.add_argument("--bleu-sentences", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if not os.path.isdir(os.path.join(args.data, "multi30k")):
-        raise SystemExit(f"--data {args.data!r} has no multi30k/ and shakespeare/ folders "
-                         "(the project's shared data).")
+    try:
+        check_positive(args, ("fit_steps", "generate_length", "bleu_sentences",
+                              "perplexity_tokens"))
+        for folder in ("multi30k", "shakespeare"):
+            if not os.path.isdir(os.path.join(args.data, folder)):
+                raise ValueError(f"`--data` {args.data!r} has no {folder}/ folder (the "
+                                 "project's shared data).")
+    except ValueError as error:
+        parser.error(str(error))
     os.makedirs(args.output_dir, exist_ok=True)
     import keras
 

@@ -159,11 +159,31 @@ def run_mt(args):
             **translate.corpus_scores(hypotheses, references)}
 
 
+def recorded_setting(preset):
+    """The synthetic setting a retrieval preset's training record names (None if none)."""
+    import re
+
+    from fwp_keras.zoo import presets
+
+    shipped = presets.preset_utils.BUILTIN_PRESETS.get(preset)
+    directory = shipped["kaggle_handle"] if shipped else preset
+    try:
+        data = presets.read_json(directory, "metadata.json")[presets.TRAINING_KEY]["data"]
+    except (OSError, KeyError, TypeError):
+        return None
+    found = re.match(r"synthetic setting (\d)", str(data))
+    return int(found.group(1)) if found else None
+
+
 def run_synthetic(args):
     from fwp_keras.zoo import AssociativeRetrievalModel, squared_error
 
     check_positive(args, ("num_sequences",))
     model = AssociativeRetrievalModel.from_preset(args.preset)
+    trained = recorded_setting(args.preset)
+    if trained is not None and trained != args.setting:
+        raise ValueError(f"`--setting` {args.setting}: the preset {args.preset!r} was trained "
+                         f"on setting {trained}; evaluate it with --setting {trained}.")
     inputs, targets = retrieval.retrieval_evaluation_data(
         model.num_keys, args.setting, seed=args.seed, num_sequences=args.num_sequences)
     inputs = {name: np.asarray(value) for name, value in inputs.items()}

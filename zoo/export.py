@@ -111,6 +111,14 @@ def _add_causal_lm_endpoints(archive, causal_lm, stop_token_ids, include_text, m
     import tensorflow as tf
 
     preprocessor = causal_lm.preprocessor
+    if max_length is not None:
+        if not include_text:
+            raise ValueError("`max_length` sets the width of a CausalLM's `generate_text`: pass "
+                             "it with include_text=True (`generate` fills the width it is given).")
+        max_length = int(max_length)
+        if max_length < 2:
+            raise ValueError(f"`max_length` must be >= 2 (<s> and one token). Received: "
+                             f"{max_length}")
 
     def generate(token_ids, padding_mask):
         return causal_lm.generate_step(

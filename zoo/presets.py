@@ -25,7 +25,8 @@ def find_presets(directory):
         return presets
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
-        if not os.path.isfile(os.path.join(path, preset_utils.CONFIG_FILE)):
+        hidden = name.startswith(".")  # e.g. a preset being shipped
+        if hidden or not os.path.isfile(os.path.join(path, preset_utils.CONFIG_FILE)):
             continue
         metadata = read_json(path, preset_utils.METADATA_FILE) if os.path.isfile(
             os.path.join(path, preset_utils.METADATA_FILE)) else {}
@@ -70,10 +71,12 @@ def record_training(preset_dir, *, command, data, steps, metrics, **details):
 
 
 def write_metadata(preset_dir, metadata):
-    with open(os.path.join(preset_dir, preset_utils.METADATA_FILE), "w",
-              encoding="utf-8") as file:
+    """Written to a temporary file and renamed: every import reads it, so never half a file."""
+    path = os.path.join(preset_dir, preset_utils.METADATA_FILE)
+    with open(f"{path}.tmp", "w", encoding="utf-8") as file:
         json.dump(metadata, file, indent=2)
         file.write("\n")
+    os.replace(f"{path}.tmp", path)
 
 
 def check_preset_name(cls, preset):

@@ -1,5 +1,6 @@
-"""`fwp-reproduce capacity` and `update-rules` end to end on a tiny grid: valid JSON, PNG and
-Markdown that hold each run's own numbers, and a second call that reads the runs back."""
+"""`fwp-reproduce capacity`, `update-rules` and `lm` end to end on tiny grids: valid JSON, PNG
+and Markdown that hold each run's own numbers, a second call that reads the runs back, and
+one with other flags that refuses them."""
 
 import json
 import os
@@ -77,14 +78,13 @@ def test_bad_grid_is_a_clear_error(tmp_path, capsys):
 
 def test_lm_on_a_tiny_budget_splits_wikitext_by_article_and_evaluates_both_protocols(tmp_path):
     from fwp_keras.training.datasets import text
-    from fwp_keras.training.reproduce import language_models
 
     report = reproduce("lm", tmp_path, "--corpus", "wikitext", "--models", "delta_net",
                        "--vocabulary-size", "300", "--sequence-length", "16",
                        "--batch-size", "4", "--max-steps", "10", "--eval-every", "10",
                        "--max-eval-tokens", "100", report="lm_wikitext")
     # The three splits are the source's articles, in order, each in exactly one split.
-    source = text.read_documents(os.path.join(language_models.DATA, "wikitext-2",
+    source = text.read_documents(os.path.join(runs.SHARED_DATA, "wikitext-2",
                                               "wiki.valid.tokens"))
     splits = [text.read_documents(str(tmp_path / "data" / f"wiki.{name}.tokens"))
               for name in ("train", "valid", "test")]
@@ -96,3 +96,11 @@ def test_lm_on_a_tiny_budget_splits_wikitext_by_article_and_evaluates_both_proto
         for protocol in ("sliding_window", "no_truncation"):
             assert row[f"{split}_{protocol}"] == evaluation[split][protocol]["perplexity"] > 1
     assert_png(report["plot"])
+
+
+def test_a_run_of_other_flags_is_not_read_back(tmp_path, capsys):
+    flags = ["--num-keys", "4", "--key-dim", "4", "--models", "linear"]
+    reproduce("capacity", tmp_path, *flags, "--max-steps", "30", "--eval-every", "30")
+    assert cli.reproduce_main(["capacity", "--output-dir", str(tmp_path), *flags,
+                               "--max-steps", "60", "--eval-every", "30"]) == 2
+    assert "holds a run of other flags" in capsys.readouterr().err

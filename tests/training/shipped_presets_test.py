@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from fwp_keras import zoo
-from fwp_keras.training.reproduce import shipping
+from fwp_keras.training.reproduce import runs, shipping
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
+DATA = runs.SHARED_DATA
 SHIPPED = shipping.shipped_presets()  # {name: (directory, metadata)}
 MAX_PRESET_MB, MAX_TOTAL_MB = 8, 60
 
@@ -60,3 +60,11 @@ def test_shipped_preset_reproduces_its_recorded_check(name):
     model = load(name)
     first, second = outputs(model), outputs(model)
     np.testing.assert_array_equal(np.asarray(first), np.asarray(second))
+
+
+def test_a_retrieval_preset_on_another_setting_is_a_clear_error(capsys):
+    from fwp_keras.training import cli
+
+    assert cli.evaluate_main(["synthetic", "--preset", "retrieval_setting2_s20_delta_dpfp1",
+                              "--setting", "1"]) == 2
+    assert "was trained on setting 2" in capsys.readouterr().err

@@ -2,21 +2,18 @@
 this backend, the value their check recorded on TensorFlow (which
 `tests/training/shipped_presets_test.py` holds every shipped preset to)."""
 
-import os
-
 import numpy as np
 import pytest
 
 import zoo_utils as zu
-from fwp_keras.training.reproduce import shipping
+from fwp_keras.training.reproduce import runs, shipping
 from fwp_keras.zoo import presets
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
 
 
 @pytest.mark.skipif(zu.BACKEND == "tensorflow", reason="tests/training checks TensorFlow")
 @pytest.mark.parametrize("name", ["delta_net_shakespeare", "retrieval_setting2_s20_delta_dpfp1"])
 def test_shipped_preset_reproduces_its_recorded_check_on_this_backend(name):
     check = presets.preset_utils.BUILTIN_PRESETS[name]["metadata"]["training"]["check"]
-    np.testing.assert_allclose(shipping.measure(check, name, DATA), check["value"],
-                               rtol=check["tolerance"])
+    np.testing.assert_allclose(shipping.measure(check, name, runs.SHARED_DATA), check["value"],
+                               rtol=check["tolerance"], atol=1e-6)

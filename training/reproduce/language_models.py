@@ -25,8 +25,6 @@ from fwp_keras.training.evaluate import check_positive
 from fwp_keras.training.reproduce import runs
 from fwp_keras.training.training_run import write_json
 
-DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
-                                    "shared", "data"))
 # (name, fwp-train lm flags): every family, then Table 4's carried-state runs.
 MODELS = (
     ("delta_net", ["--model", "delta_net"]),
@@ -43,7 +41,7 @@ WIKITEXT_SPLITS = (("train", 0.8), ("valid", 0.9), ("test", 1.0))
 
 def add_arguments(parser):
     parser.add_argument("--corpus", choices=("shakespeare", "wikitext"), required=True)
-    parser.add_argument("--data", default=DATA,
+    parser.add_argument("--data", default=runs.SHARED_DATA,
                         help="the folder of shakespeare/ and wikitext-2/ (../shared/data)")
     parser.add_argument("--models", nargs="+", choices=[name for name, _ in MODELS],
                         default=[name for name, _ in MODELS])
@@ -86,6 +84,9 @@ def wikitext_splits(args):
                                         or last == first):
             seen += words[last]
             last += 1
+        if last == first:
+            raise ValueError(f"{source} has too few articles ({len(articles)}) to split in "
+                             "three: train, valid, test.")
         paths[split] = os.path.join(folder, f"wiki.{split}.tokens")
         with open(paths[split], "w", encoding="utf-8") as file:
             file.write("".join(f" {line} \n" for article in articles[first:last]
@@ -125,14 +126,14 @@ def evaluations(args, results, splits):
     protocols = ["sliding-window"] + (["no-truncation"] if results["model"] != "transformer"
                                       else [])
     for split in ("validation", "test"):
-        if split in found:
-            continue
         argv = ["lm", "--preset", results["preset"], "--text", *splits[split],
                 "--protocols", *protocols, "--batch-size", "64", "--verbose", "0"]
         if args.max_eval_tokens:
             argv += ["--max-tokens", str(args.max_eval_tokens)]
+        if found.get(split, {}).get("argv") == argv:
+            continue
         print(f"$ fwp-evaluate {' '.join(argv)}", flush=True)
-        found[split] = evaluate.run(evaluate.parser().parse_args(argv))
+        found[split] = {**evaluate.run(evaluate.parser().parse_args(argv)), "argv": argv}
         write_json(path, found)
     return found
 
@@ -175,15 +176,11 @@ def write(args, rows):
 
 def plot(args, rows):
     """The validation loss of every run against the training step."""
-    import csv
-
     figure, axis = runs.new_plot()
     for row in rows:
-        with open(os.path.join(row["output_dir"], "log.csv"), newline="",
-                  encoding="utf-8") as file:
-            log = list(csv.DictReader(file))
-        axis.plot([(int(r["epoch"]) + 1) * args.eval_every for r in log],
-                  [float(r["val_loss"]) for r in log],
+        steps, losses = zip(*runs.curve(runs.finished_results(row["output_dir"]),
+                                        args.eval_every))
+        axis.plot(steps, losses,
                   label=row["name"].replace("_carried", " (carried state)"))
     return runs.save_plot(figure, axis, os.path.join(args.output_dir, f"lm_{args.corpus}.png"),
                           xlabel="training step", ylabel="validation loss (nats / token)",

@@ -11,6 +11,9 @@ import keras
 from fwp_keras.training.training_run import write_json
 
 RESULTS_FILE = "results.json"
+# The project's data next to the checkout (`../shared/data`): the experiments' default.
+SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                            "..", "..", "shared", "data"))
 
 
 def read_json_file(path):
@@ -28,19 +31,24 @@ def finished_results(output_dir):
 
 def train(argv, output_dir):
     """`fwp-train <argv> --output-dir <output_dir>` in this process, or the results of the
-    run it already finished there. Adds `command` and this process's `wall_seconds` (None
-    for a run read back: its time is in its own results)."""
+    run it already finished there (a ValueError if that run had other flags). Adds `argv`
+    and the wall time of the process that finished it (`wall_seconds`)."""
     results = finished_results(output_dir)
     if results is not None:
+        if results.get("argv", argv) != argv:
+            raise ValueError(
+                f"{output_dir} holds a run of other flags: {shlex.join(results['argv'])!r}, "
+                f"not {shlex.join(argv)!r}. Use another --output-dir (or remove that run).")
         return results
     from fwp_keras.training import cli  # the CLI imports every task; only needed here
 
-    argv = [*argv, "--output-dir", output_dir]
-    print("$ " + shlex.join(["fwp-train", *argv]), flush=True)
+    command = [*argv, "--output-dir", output_dir]
+    print("$ " + shlex.join(["fwp-train", *command]), flush=True)
     keras.backend.clear_session()  # each run starts from a fresh graph and the same seeds
     start = time.time()
-    results = cli.run_training(argv)
+    results = cli.run_training(command)
     results["wall_seconds"] = time.time() - start
+    results["argv"] = argv
     write_json(os.path.join(output_dir, RESULTS_FILE), results)
     return results
 
@@ -87,10 +95,10 @@ def save_plot(figure, axis, path, *, xlabel, ylabel, title, log_y=True):
     return path
 
 
-def add_training_arguments(parser, max_steps=20_000):
+def add_training_arguments(parser):
     """The `fwp-train synthetic` flags every run of an experiment shares."""
     group = parser.add_argument_group("training (each run; the paper's stopping rule)")
-    group.add_argument("--max-steps", type=int, default=max_steps)
+    group.add_argument("--max-steps", type=int, default=20_000)
     group.add_argument("--eval-every", type=int, default=100)
     group.add_argument("--stop-below", type=float, default=0.001)
     group.add_argument("--patience-steps", type=int, default=1000)
@@ -101,6 +109,15 @@ def training_flags(args):
     return ["--max-steps", str(args.max_steps), "--eval-every", str(args.eval_every),
             "--stop-below", str(args.stop_below), "--patience-steps", str(args.patience_steps),
             "--seed", str(args.seed), "--diagnostics-every", "0", "--verbose", "2"]
+
+
+def curve(results, eval_every, metric="val_loss"):
+    """`[(step, metric)]` of every logged epoch of a run."""
+    import csv
+
+    with open(results["csv_log"], newline="", encoding="utf-8") as file:
+        return [((int(row["epoch"]) + 1) * eval_every, float(row[metric]))
+                for row in csv.DictReader(file)]
 
 
 def training_minutes(results):

@@ -50,20 +50,29 @@ def measure(check, preset, data_dir):
 
 
 def ship(run_dir, name, metric, command, data_dir, tolerance):
+    """Ships `run_dir`'s preset as `name`: measured in a staging folder beside the shipped
+    ones and renamed into place only when complete (a failure leaves any old one intact)."""
+    if not name or os.sep in name or name.startswith("."):
+        raise ValueError(f"`--name` must be a plain folder name. Received: {name!r}")
+    owner = preset_utils.BUILTIN_PRESETS.get(name)
     results = runs.finished_results(run_dir)
     if results is None:
-        raise ValueError(f"{run_dir} has no results.json: the run has not finished.")
-    source = results["preset"]
-    destination = os.path.join(preset_folder(source), name)
-    if os.path.exists(destination):
-        shutil.rmtree(destination)
-    shutil.copytree(source, destination)
+        raise ValueError(f"`--run` {run_dir!r} has no results.json: the run has not finished.")
     if command[0] != "fwp-evaluate" or "--preset" in command:
-        raise ValueError("The check must be an `fwp-evaluate` command without --preset.")
+        raise ValueError("The check must be an `fwp-evaluate` command without --preset. "
+                         f"Received: {' '.join(command)!r}")
+    source = results["preset"]
+    folder = preset_folder(source)
+    destination = os.path.join(folder, name)
+    if owner and os.path.dirname(owner["kaggle_handle"]) != folder:
+        raise ValueError(f"`--name` {name!r} is shipped already, in {owner['kaggle_handle']}.")
+    staging = os.path.join(folder, f".staging-{name}")  # hidden: `find_presets` skips it
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
     check = {"command": [*command[:2], "--preset", name, *command[2:]], "metric": metric,
              "tolerance": tolerance}
-    check["value"] = measure(check, destination, data_dir)
-    metadata = presets.read_json(destination, preset_utils.METADATA_FILE)
+    check["value"] = measure(check, staging, data_dir)
+    metadata = presets.read_json(staging, preset_utils.METADATA_FILE)
     training = metadata[presets.TRAINING_KEY]
     training["train_minutes"] = round(runs.training_minutes(results), 2)
     training["results"] = {key: value for key, value in results.items()
@@ -71,7 +80,9 @@ def ship(run_dir, name, metric, command, data_dir, tolerance):
                                "output_dir", "checkpoints", "best_weights", "csv_log",
                                "tensorboard", "preset", "plot", "memory_diagnostics")}
     training[CHECK_KEY] = check
-    presets.write_metadata(destination, metadata)
+    presets.write_metadata(staging, metadata)
+    shutil.rmtree(destination, ignore_errors=True)
+    os.replace(staging, destination)
     return destination, check
 
 
@@ -107,23 +118,32 @@ def shipped_table():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    if argv is None:
-        argv = sys.argv[1:]
-    if argv == ["--list"]:  # the shipped presets, for the README
-        print(shipped_table())
-        return
-    parser.add_argument("--run", required=True, help="a finished fwp-train output directory")
-    parser.add_argument("--name", required=True, help="the preset's name")
-    parser.add_argument("--metric", required=True, help="a dotted key of the check's results")
+    parser.add_argument("--list", action="store_true",
+                        help="print the shipped presets as a Markdown table, and stop")
+    parser.add_argument("--run", help="a finished fwp-train output directory")
+    parser.add_argument("--name", help="the preset's name")
+    parser.add_argument("--metric", help="a dotted key of the check's results")
     parser.add_argument("--tolerance", type=float, default=1e-3,
                         help="relative, for the test that measures it again")
-    parser.add_argument("--data", default=os.path.join("..", "shared", "data"))
-    parser.add_argument("check", nargs="+", help="the fwp-evaluate command, after --")
+    parser.add_argument("--data", default=runs.SHARED_DATA)
+    parser.add_argument("check", nargs="*", help="the fwp-evaluate command, after --")
     args = parser.parse_args(argv)
-    destination, check = ship(args.run, args.name, args.metric, args.check, args.data,
-                              args.tolerance)
+    if args.list:
+        print(shipped_table())
+        return 0
+    try:
+        for flag in ("run", "name", "metric", "check"):
+            if not getattr(args, flag):
+                raise ValueError(f"`--{flag}` is required to ship a preset" if flag != "check"
+                                 else "The check command is required, after --.")
+        destination, check = ship(args.run, args.name, args.metric, args.check, args.data,
+                                  args.tolerance)
+    except ValueError as error:
+        print(f"shipping: error: {error}", file=sys.stderr)
+        return 2
     print(f"{destination}: {check['metric']} = {check['value']:.6g}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

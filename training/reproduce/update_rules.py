@@ -9,7 +9,6 @@ loss. Each curve is one `fwp-train synthetic --setting 2` run with the paper's s
     fwp-reproduce update-rules --output-dir runs/update_rules
 """
 
-import csv
 import os
 
 from fwp_keras.training.evaluate import check_positive
@@ -42,16 +41,9 @@ def run(args):
                 *runs.training_flags(args)]
         results = runs.train(argv, os.path.join(args.output_dir, "runs", name))
         rows.append({**runs.summary(results, name=name, label=label, argv=argv),
-                     "curve": curve(results, args.eval_every)})
+                     "curve": runs.curve(results, args.eval_every)})
         write(args, rows)
     return write(args, rows)
-
-
-def curve(results, eval_every):
-    """`[(step, evaluation loss)]` from the run's log."""
-    with open(results["csv_log"], newline="", encoding="utf-8") as file:
-        return [((int(row["epoch"]) + 1) * eval_every, float(row["val_loss"]))
-                for row in csv.DictReader(file)]
 
 
 def write(args, rows):
