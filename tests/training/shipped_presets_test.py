@@ -17,13 +17,16 @@ MAX_PRESET_MB, MAX_TOTAL_MB = 8, 60
 
 
 def test_the_shipped_presets_cover_every_family_and_task_within_the_budget():
-    classes = [zoo.LinearTransformerSeq2SeqLM, zoo.PerformerSeq2SeqLM, zoo.DPFPSeq2SeqLM,
+    classes = [zoo.LinearTransformerCausalLM, zoo.PerformerCausalLM, zoo.DPFPCausalLM,
+               zoo.DeltaNetCausalLM, zoo.TransformerCausalLM,
+               zoo.LinearTransformerSeq2SeqLM, zoo.PerformerSeq2SeqLM, zoo.DPFPSeq2SeqLM,
                zoo.DeltaNetSeq2SeqLM, zoo.TransformerSeq2SeqLM, zoo.AssociativeRetrievalModel]
     for cls in classes:
         assert cls.presets, f"{cls.__name__} ships no preset"
     assert "retrieval_setting2_s20_delta_dpfp1" in zoo.AssociativeRetrievalModel.presets
     # A family's folder holds both kinds; each task lists only its own.
     assert "delta_net_multi30k_en_de" not in zoo.DeltaNetCausalLM.presets
+    assert "delta_net_shakespeare" not in zoo.DeltaNetSeq2SeqLM.presets
     sizes = {name: shipping.size_mb(directory) for name, (directory, _) in SHIPPED.items()}
     assert max(sizes.values()) < MAX_PRESET_MB, sizes
     assert sum(sizes.values()) < MAX_TOTAL_MB, sizes
