@@ -60,6 +60,15 @@ def training_record(preset):
     return presets.read_json(directory, "metadata.json")[presets.TRAINING_KEY]
 
 
+def load(task_cls, preset):
+    """`task_cls.from_preset(preset)`, printing how the preset was trained."""
+    model = task_cls.from_preset(preset)
+    training = training_record(preset)
+    print(f"  {type(model).__name__}, {model.count_params():,} parameters, trained "
+          f"{training['steps']} steps: {json.dumps(training['metrics'])}")
+    return model
+
+
 def language_model(args, where):
     import keras
     import keras_hub
@@ -69,10 +78,7 @@ def language_model(args, where):
     from fwp_keras.training.datasets import text
 
     section(f"1. Language model: {args.lm_preset}")
-    lm = keras_hub.models.CausalLM.from_preset(args.lm_preset)
-    training = training_record(args.lm_preset)
-    print(f"  {type(lm).__name__}, {lm.count_params():,} parameters, trained "
-          f"{training['steps']} steps: {json.dumps(training['metrics'])}")
+    lm = load(keras_hub.models.CausalLM, args.lm_preset)
     lm.compile(sampler=keras_hub.samplers.TopKSampler(k=10, seed=args.seed))
     prompt = "KING. My lord,"
     generated = lm.generate(prompt, max_length=args.generate_length, stop_token_ids=None)
@@ -126,10 +132,7 @@ def translation(args, where):
     from fwp_keras.training.datasets import parallel_text
 
     section(f"2. Translation: {args.mt_preset}")
-    mt = keras_hub.models.Seq2SeqLM.from_preset(args.mt_preset)
-    training = training_record(args.mt_preset)
-    print(f"  {type(mt).__name__}, {mt.count_params():,} parameters, trained "
-          f"{training['steps']} steps: {json.dumps(training['metrics'])}")
+    mt = load(keras_hub.models.Seq2SeqLM, args.mt_preset)
     for source, target in zip(TRANSLATE, translate.translate(mt, TRANSLATE, num_beams=4)):
         print(f"  {source}\n    -> {target}")
     multi30k = os.path.join(args.data, "multi30k")
