@@ -51,19 +51,12 @@ def serve(saved_model, endpoint, request, expected):
           f" ({'the same as' if answer == expected else 'DIFFERENT from'} the Keras model's)")
 
 
-def training_record(preset):
-    """How a preset (a shipped name or a directory) was trained: its metadata's record."""
-    from fwp_keras.zoo import presets
-
-    shipped = presets.preset_utils.BUILTIN_PRESETS.get(preset)
-    directory = shipped["kaggle_handle"] if shipped else preset
-    return presets.read_json(directory, "metadata.json")[presets.TRAINING_KEY]
-
-
 def load(task_cls, preset):
     """`task_cls.from_preset(preset)`, printing how the preset was trained."""
+    from fwp_keras.zoo.presets import training_record
+
     model = task_cls.from_preset(preset)
-    training = training_record(preset)
+    training = training_record(preset) or {"steps": "?", "metrics": {}}
     print(f"  {type(model).__name__}, {model.count_params():,} parameters, trained "
           f"{training['steps']} steps: {json.dumps(training['metrics'])}")
     return model

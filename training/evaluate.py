@@ -163,15 +163,9 @@ def recorded_setting(preset):
     """The synthetic setting a retrieval preset's training record names (None if none)."""
     import re
 
-    from fwp_keras.zoo import presets
+    from fwp_keras.zoo.presets import training_record
 
-    shipped = presets.preset_utils.BUILTIN_PRESETS.get(preset)
-    directory = shipped["kaggle_handle"] if shipped else preset
-    try:
-        data = presets.read_json(directory, "metadata.json")[presets.TRAINING_KEY]["data"]
-    except (OSError, KeyError, TypeError):
-        return None
-    found = re.match(r"synthetic setting (\d)", str(data))
+    found = re.match(r"synthetic setting (\d)", str((training_record(preset) or {}).get("data")))
     return int(found.group(1)) if found else None
 
 

@@ -18,7 +18,6 @@ ends as the uninterrupted run would (`tests/training/resume_test.py`).
 """
 
 import csv
-import json
 import math
 import os
 import statistics
@@ -34,16 +33,7 @@ from fwp_keras.training.callbacks import (
     StopWhen,
     memory_model,
 )
-from fwp_keras.zoo.presets import record_training
-
-
-def write_json(path, data):
-    """Written to a temporary file and renamed: a crash never leaves half a file."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as file:
-        json.dump(data, file, indent=2, sort_keys=True)
-        file.write("\n")
-    os.replace(temporary, path)
+from fwp_keras.zoo.presets import record_training, write_json
 
 
 class TrainingRun:

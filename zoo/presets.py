@@ -62,6 +62,17 @@ def unregister_presets(names, *backbone_classes):
             preset_utils.BUILTIN_PRESETS_FOR_BACKBONE[cls].pop(name, None)
 
 
+def training_record(preset):
+    """How a preset (a shipped name or a directory) was made: its metadata's "training"
+    record, or None if it has none."""
+    shipped = preset_utils.BUILTIN_PRESETS.get(preset)
+    directory = shipped["kaggle_handle"] if shipped else preset
+    try:
+        return read_json(directory, preset_utils.METADATA_FILE).get(TRAINING_KEY)
+    except OSError:
+        return None
+
+
 def record_training(preset_dir, *, command, data, steps, metrics, **details):
     """Adds how a preset was trained to its `metadata.json` (under "training")."""
     metadata = read_json(preset_dir, preset_utils.METADATA_FILE)
@@ -70,13 +81,18 @@ def record_training(preset_dir, *, command, data, steps, metrics, **details):
     write_metadata(preset_dir, metadata)
 
 
-def write_metadata(preset_dir, metadata):
-    """Written to a temporary file and renamed: every import reads it, so never half a file."""
-    path = os.path.join(preset_dir, preset_utils.METADATA_FILE)
-    with open(f"{path}.tmp", "w", encoding="utf-8") as file:
-        json.dump(metadata, file, indent=2)
+def write_json(path, data, sort_keys=True):
+    """Written to a temporary file and renamed: a crash never leaves half a file."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as file:
+        json.dump(data, file, indent=2, sort_keys=sort_keys)
         file.write("\n")
-    os.replace(f"{path}.tmp", path)
+    os.replace(temporary, path)
+
+
+def write_metadata(preset_dir, metadata):
+    """Atomic, as every import of the zoo reads it."""
+    write_json(os.path.join(preset_dir, preset_utils.METADATA_FILE), metadata, sort_keys=False)
 
 
 def check_preset_name(cls, preset):

@@ -23,7 +23,7 @@ import os
 from fwp_keras.training.datasets import text
 from fwp_keras.training.evaluate import check_positive
 from fwp_keras.training.reproduce import runs
-from fwp_keras.training.training_run import write_json
+from fwp_keras.zoo.presets import write_json
 
 # (name, fwp-train lm flags): every family, then Table 4's carried-state runs.
 MODELS = (

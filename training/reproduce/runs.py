@@ -8,7 +8,7 @@ import time
 
 import keras
 
-from fwp_keras.training.training_run import write_json
+from fwp_keras.zoo.presets import write_json
 
 RESULTS_FILE = "results.json"
 # The project's data next to the checkout (`../shared/data`): the experiments' default.

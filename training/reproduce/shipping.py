@@ -87,11 +87,13 @@ def ship(run_dir, name, metric, command, data_dir, tolerance):
 
 
 def shipped_presets():
-    """`{name: (directory, metadata)}` of the presets shipped inside the package."""
-    package = os.path.dirname(os.path.dirname(presets.__file__))
+    """`{name: (directory, metadata)}` of the presets shipped inside the package (in a
+    `presets/` folder of `fwp_keras.zoo`)."""
+    zoo_folder = os.path.dirname(presets.__file__) + os.sep
     return {name: (preset["kaggle_handle"], preset["metadata"])
             for name, preset in sorted(preset_utils.BUILTIN_PRESETS.items())
-            if preset["kaggle_handle"].startswith(package)}
+            if preset["kaggle_handle"].startswith(zoo_folder)
+            and os.path.basename(os.path.dirname(preset["kaggle_handle"])) == "presets"}
 
 
 def size_mb(directory):
