@@ -4,6 +4,7 @@ one with other flags that refuses them."""
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -43,6 +44,28 @@ def test_capacity_on_a_tiny_grid_reports_every_run_and_resumes(tmp_path, capsys)
     capsys.readouterr()
     assert reproduce("capacity", tmp_path, *flags)["runs"] == report["runs"]
     assert "$ fwp-train" not in capsys.readouterr().out  # read back, nothing trained again
+
+
+def test_a_report_keeps_its_runs_once_their_folders_are_gone(tmp_path, capsys):
+    # As when a committed report is copied into a new --output-dir to go on with its grid.
+    linear = ["--num-keys", "4", "--key-dim", "4", "--models", "linear"]
+    (reported,) = reproduce("capacity", tmp_path, *linear, *TINY)["runs"]
+    shutil.rmtree(tmp_path / "runs")
+    capsys.readouterr()
+    report = reproduce("capacity", tmp_path, "--num-keys", "4", "--key-dim", "4", "--models",
+                       "linear", "dpfp", "--dpfp-nu", "1", *TINY)
+    assert capsys.readouterr().out.count("$ fwp-train") == 1  # DPFP's run only
+    assert report["runs"][0] == reported
+    assert [row["name"] for row in report["runs"]] == ["linear", "dpfp_nu1"]
+    assert f"{reported['eval_loss']:.4f}" in (tmp_path / "capacity.md").read_text()
+    shutil.rmtree(tmp_path / "runs")
+    # Its reported runs are refused under other flags, as a run folder's are.
+    assert cli.reproduce_main(["capacity", "--output-dir", str(tmp_path), *linear,
+                               "--max-steps", "30", "--eval-every", "30"]) == 2
+    assert "holds a run of other flags" in capsys.readouterr().err
+    assert cli.reproduce_main(["capacity", "--output-dir", str(tmp_path), "--num-keys", "4",
+                               "--key-dim", "8", *TINY]) == 2
+    assert "key_dim = 4, not 8" in capsys.readouterr().err
 
 
 def test_capacity_is_the_largest_key_count_solved_before_the_first_failure():
@@ -90,6 +113,7 @@ def test_lm_on_a_tiny_budget_splits_wikitext_by_article_and_evaluates_both_proto
               for name in ("train", "valid", "test")]
     assert sum(splits, []) == source and all(splits)
     (row,) = report["runs"]
+    assert row["curve"][0][0] == 10 and row["command"].startswith("fwp-train lm --train")
     evaluation = json.loads((tmp_path / "runs" / "delta_net" / "evaluation.json").read_text())
     for split in ("validation", "test"):
         assert evaluation[split]["tokens"] == row[f"{split}_tokens"] == 100

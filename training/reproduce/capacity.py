@@ -61,17 +61,21 @@ def run(args):
         if min(getattr(args, name)) < 1:
             raise ValueError(f"`--{name.replace('_', '-')}` must be integers >= 1. "
                              f"Received: {getattr(args, name)}")
-    rows = []
+    rows = runs.reported_runs(args.output_dir, "capacity",
+                              key=lambda row: (row["name"], row["num_keys"]),
+                              key_dim=args.key_dim)
     for num_keys in sorted(set(args.num_keys)):
         for name, label, d_dot, flags in configurations(args):
             argv = ["synthetic", "--setting", "1", "--num-keys", str(num_keys),
                     "--key-dim", str(args.key_dim), *flags, *runs.training_flags(args)]
-            results = runs.train(argv, os.path.join(args.output_dir, "runs",
-                                                    f"{name}_S{num_keys}"))
-            rows.append(runs.summary(results, name=name, label=label, d_dot=d_dot,
-                                     num_keys=num_keys, argv=argv))
-            write(args, rows)
-    return write(args, rows)
+            output_dir = os.path.join(args.output_dir, "runs", f"{name}_S{num_keys}")
+            key = (name, num_keys)
+            rows[key] = runs.reported_row(rows.get(key), argv, output_dir)
+            if rows[key] is None:
+                rows[key] = runs.summary(runs.train(argv, output_dir), name=name, label=label,
+                                         d_dot=d_dot, num_keys=num_keys, argv=argv)
+            write(args, list(rows.values()))
+    return write(args, list(rows.values()))
 
 
 def solved(row):

@@ -99,7 +99,8 @@ def run(args):
     check_positive(args, ("vocabulary_size", "sequence_length", "batch_size", "max_steps",
                           "eval_every", "max_eval_tokens"))
     splits = (shakespeare_splits if args.corpus == "shakespeare" else wikitext_splits)(args)
-    rows = []
+    rows = runs.reported_runs(args.output_dir, f"lm_{args.corpus}", key=lambda row: row["name"],
+                              tokenizer=args.tokenizer)
     for name, flags in MODELS:
         if name not in args.models:
             continue
@@ -110,10 +111,15 @@ def run(args):
                 "--batch-size", str(args.batch_size), "--max-steps", str(args.max_steps),
                 "--eval-every", str(args.eval_every), "--eval-batches", "20",
                 "--seed", str(args.seed), "--diagnostics-every", "0", "--verbose", "2"]
-        results = runs.train(argv, os.path.join(args.output_dir, "runs", name))
-        rows.append(summary(name, results, evaluations(args, results, splits)))
-        write(args, rows)
-    return write(args, rows)
+        output_dir = os.path.join(args.output_dir, "runs", name)
+        rows[name] = runs.reported_row(rows.get(name), argv, output_dir)
+        if rows[name] is None:
+            results = runs.train(argv, output_dir)
+            rows[name] = {**summary(name, results, evaluations(args, results, splits)),
+                          "command": runs.command(argv, output_dir),
+                          "curve": runs.curve(results, args.eval_every)}
+        write(args, list(rows.values()))
+    return write(args, list(rows.values()))
 
 
 def evaluations(args, results, splits):
@@ -175,11 +181,13 @@ def write(args, rows):
 
 
 def plot(args, rows):
-    """The validation loss of every run against the training step."""
+    """The validation loss of every run against the training step (of those whose row holds
+    its curve: the rows of reports from before rows held curves do not)."""
     figure, axis = runs.new_plot()
     for row in rows:
-        steps, losses = zip(*runs.curve(runs.finished_results(row["output_dir"]),
-                                        args.eval_every))
+        if not row.get("curve"):
+            continue
+        steps, losses = zip(*row["curve"])
         axis.plot(steps, losses,
                   label=row["name"].replace("_carried", " (carried state)"))
     return runs.save_plot(figure, axis, os.path.join(args.output_dir, f"lm_{args.corpus}.png"),

@@ -53,6 +53,38 @@ def train(argv, output_dir):
     return results
 
 
+def reported_runs(output_dir, report_name, key, **same):
+    """The rows of the report already in `output_dir` (`<report_name>.json`), keyed by
+    `key(row)`: the report keeps every run made for it, also once their run folders are gone
+    (start a new folder from a committed report by copying it in). A ValueError if that report
+    was made with other `same` settings (say another `key_dim`)."""
+    report = read_json_file(os.path.join(output_dir, f"{report_name}.json")) or {}
+    for name, value in same.items():
+        if report.get(name, value) != value:
+            raise ValueError(f"{output_dir}/{report_name}.json reports runs of {name} = "
+                             f"{report[name]!r}, not {value!r}. Use another --output-dir.")
+    return {key(row): row for row in report.get("runs", [])}
+
+
+def reported_row(reported, argv, output_dir):
+    """`reported` (the report's row of this run) when its run folder `output_dir` is gone,
+    so that nothing trains again; None when there is no such row or the folder is there (the
+    run is read back from it, or trained). A ValueError if the row is of other flags."""
+    if reported is None or finished_results(output_dir) is not None:
+        return None
+    reported_argv = shlex.split(reported["command"])[1:-2]  # without fwp-train, --output-dir
+    if reported_argv != argv:
+        raise ValueError(
+            f"The report in {os.path.dirname(os.path.dirname(output_dir))} holds a run of other "
+            f"flags: {shlex.join(reported_argv)!r}, not {shlex.join(argv)!r}. Use another "
+            "--output-dir.")
+    return reported
+
+
+def command(argv, output_dir):
+    return shlex.join(["fwp-train", *argv, "--output-dir", output_dir])
+
+
 def markdown_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" for _ in header) + "|"]
     return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
@@ -134,5 +166,5 @@ def summary(results, *, argv, **fields):
             "best_eval_loss": results["best_eval_loss"],
             "eval_accuracy": results["eval_accuracy"], "steps": results["steps"],
             "stopped": results["stopped"], "train_minutes": training_minutes(results),
-            "command": shlex.join(["fwp-train", *argv, "--output-dir", results["output_dir"]]),
+            "command": command(argv, results["output_dir"]),
             "output_dir": results["output_dir"], "preset": results["preset"]}

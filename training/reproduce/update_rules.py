@@ -33,17 +33,21 @@ def add_arguments(parser):
 
 def run(args):
     check_positive(args, ("num_keys",))
-    rows = []
+    rows = runs.reported_runs(args.output_dir, "update_rules", key=lambda row: row["name"],
+                              num_keys=args.num_keys)
     for name, label, flags in RULES:
         if name not in args.rules:
             continue
         argv = ["synthetic", "--setting", "2", "--num-keys", str(args.num_keys), *flags,
                 *runs.training_flags(args)]
-        results = runs.train(argv, os.path.join(args.output_dir, "runs", name))
-        rows.append({**runs.summary(results, name=name, label=label, argv=argv),
-                     "curve": runs.curve(results, args.eval_every)})
-        write(args, rows)
-    return write(args, rows)
+        output_dir = os.path.join(args.output_dir, "runs", name)
+        rows[name] = runs.reported_row(rows.get(name), argv, output_dir)
+        if rows[name] is None:
+            results = runs.train(argv, output_dir)
+            rows[name] = {**runs.summary(results, name=name, label=label, argv=argv),
+                          "curve": runs.curve(results, args.eval_every)}
+        write(args, list(rows.values()))
+    return write(args, list(rows.values()))
 
 
 def write(args, rows):
