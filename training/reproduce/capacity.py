@@ -68,12 +68,11 @@ def run(args):
         for name, label, d_dot, flags in configurations(args):
             argv = ["synthetic", "--setting", "1", "--num-keys", str(num_keys),
                     "--key-dim", str(args.key_dim), *flags, *runs.training_flags(args)]
-            output_dir = os.path.join(args.output_dir, "runs", f"{name}_S{num_keys}")
-            key = (name, num_keys)
-            rows[key] = runs.reported_row(rows.get(key), argv, output_dir)
-            if rows[key] is None:
-                rows[key] = runs.summary(runs.train(argv, output_dir), name=name, label=label,
-                                         d_dot=d_dot, num_keys=num_keys, argv=argv)
+            runs.fill_row(rows, (name, num_keys), argv,
+                          os.path.join(args.output_dir, "runs", f"{name}_S{num_keys}"),
+                          lambda results: runs.summary(results, name=name, label=label,
+                                                       d_dot=d_dot, num_keys=num_keys,
+                                                       argv=argv))
             write(args, list(rows.values()))
     return write(args, list(rows.values()))
 

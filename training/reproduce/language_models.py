@@ -111,13 +111,11 @@ def run(args):
                 "--batch-size", str(args.batch_size), "--max-steps", str(args.max_steps),
                 "--eval-every", str(args.eval_every), "--eval-batches", "20",
                 "--seed", str(args.seed), "--diagnostics-every", "0", "--verbose", "2"]
-        output_dir = os.path.join(args.output_dir, "runs", name)
-        rows[name] = runs.reported_row(rows.get(name), argv, output_dir)
-        if rows[name] is None:
-            results = runs.train(argv, output_dir)
-            rows[name] = {**summary(name, results, evaluations(args, results, splits)),
-                          "command": runs.command(argv, output_dir),
-                          "curve": runs.curve(results, args.eval_every)}
+        runs.fill_row(rows, name, argv, os.path.join(args.output_dir, "runs", name),
+                      lambda results: {**summary(name, results,
+                                                 evaluations(args, results, splits)),
+                                       "command": runs.command(argv, results["output_dir"]),
+                                       "curve": runs.curve(results, args.eval_every)})
         write(args, list(rows.values()))
     return write(args, list(rows.values()))
 

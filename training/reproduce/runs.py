@@ -81,6 +81,13 @@ def reported_row(reported, argv, output_dir):
     return reported
 
 
+def fill_row(rows, key, argv, output_dir, row_of):
+    """`rows[key]`: the reported row of this run when its folder is gone (`reported_row`),
+    else `row_of(results)` of the run trained, or read back, in `output_dir`."""
+    rows[key] = (reported_row(rows.get(key), argv, output_dir)
+                 or row_of(train(argv, output_dir)))
+
+
 def command(argv, output_dir):
     return shlex.join(["fwp-train", *argv, "--output-dir", output_dir])
 

@@ -40,12 +40,10 @@ def run(args):
             continue
         argv = ["synthetic", "--setting", "2", "--num-keys", str(args.num_keys), *flags,
                 *runs.training_flags(args)]
-        output_dir = os.path.join(args.output_dir, "runs", name)
-        rows[name] = runs.reported_row(rows.get(name), argv, output_dir)
-        if rows[name] is None:
-            results = runs.train(argv, output_dir)
-            rows[name] = {**runs.summary(results, name=name, label=label, argv=argv),
-                          "curve": runs.curve(results, args.eval_every)}
+        runs.fill_row(rows, name, argv, os.path.join(args.output_dir, "runs", name),
+                      lambda results: {**runs.summary(results, name=name, label=label,
+                                                      argv=argv),
+                                       "curve": runs.curve(results, args.eval_every)})
         write(args, list(rows.values()))
     return write(args, list(rows.values()))
 
