@@ -9,6 +9,7 @@ import math
 import numbers
 import operator
 
+import keras
 import numpy as np
 
 
@@ -61,3 +62,41 @@ def one_of(name, value, allowed):
                for option in allowed):
         _fail(name, f"one of {tuple(allowed)}", value)
     return value
+
+
+def concrete_values(x):
+    """`x` as a NumPy array when its values exist now (an eager call), else None: while Keras
+    builds a functional model, `tf.function`, `jax.jit` or `torch.compile` traces, or torch
+    infers shapes on its "meta" device, there are no values to check."""
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, keras.KerasTensor):
+        return None
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly() or not hasattr(x, "numpy"):
+            return None
+    elif backend == "jax":
+        import jax
+
+        if isinstance(x, jax.core.Tracer):
+            return None
+    elif backend == "torch":
+        import torch
+
+        if torch.compiler.is_compiling() or getattr(x, "device", None) == torch.device("meta"):
+            return None
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def token_ids_in_vocabulary(name, token_ids, vocabulary_size):
+    """Raises unless every id of `token_ids` (a NumPy array) is in [0, vocabulary_size): an
+    embedding lookup would clamp the others silently on JAX and fail deep inside torch."""
+    outside = (token_ids < 0) | (token_ids >= vocabulary_size)
+    if outside.any():
+        raise ValueError(
+            f"`{name}` must be in [0, {vocabulary_size}) (the backbone's vocabulary_size). "
+            f"Received ids {sorted(set(token_ids[outside].tolist()))[:5]}"
+        )

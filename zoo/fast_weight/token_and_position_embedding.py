@@ -48,6 +48,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             self.position_layer.build(token_ids_shape)
 
     def call(self, token_ids, positions, training=None):
+        ids = validation.concrete_values(token_ids)  # None while traced: no values to check
+        if ids is not None:
+            validation.token_ids_in_vocabulary("token_ids", ids, self.vocabulary_size)
         x = self.token_embedding(token_ids)
         if self.position_layer is not None:
             x = x + self.position_layer(positions)

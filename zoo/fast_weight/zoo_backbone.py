@@ -11,6 +11,7 @@ from fwp_keras.zoo.fast_weight.token_and_position_embedding import (
     TokenAndPositionEmbedding,
     positions_from_mask,
 )
+from fwp_keras.zoo.jax_state import KeepsJaxStateOnError
 from fwp_keras.zoo.presets import NamedPresets
 
 COMMON_ARGUMENTS = ("vocabulary_size", "num_layers", "num_heads", "hidden_dim",
@@ -38,7 +39,7 @@ def record_common_arguments(backbone, arguments):
     backbone.vocabulary_size = backbone.embeddings.vocabulary_size
 
 
-class ZooBackbone(NamedPresets, keras_hub.models.Backbone):
+class ZooBackbone(KeepsJaxStateOnError, NamedPresets, keras_hub.models.Backbone):
     """Base of the zoo's backbones; `call_layer(layer, x, padding_mask)` runs one decoder
     layer in the functional model."""
 

@@ -10,10 +10,11 @@ from keras import ops
 from keras_hub.src.utils.tensor_utils import any_equal
 
 from fwp_keras import _validation as validation
+from fwp_keras.zoo.jax_state import KeepsJaxStateOnError
 from fwp_keras.zoo.presets import NamedPresets
 
 
-class ZooCausalLM(NamedPresets, keras_hub.models.CausalLM):
+class ZooCausalLM(KeepsJaxStateOnError, NamedPresets, keras_hub.models.CausalLM):
     """Base of `FastWeightCausalLM` and `TransformerCausalLM`; see them."""
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
@@ -73,18 +74,29 @@ class ZooCausalLM(NamedPresets, keras_hub.models.CausalLM):
             prompts = prompts.numpy()
         if len(prompts) == 0:
             raise ValueError("`inputs` is an empty batch: pass at least one prompt.")
-        width = max_length or self.preprocessor.sequence_length
-        tokenized = self.preprocessor.tokenizer(prompts)
-        lengths = [len(np.asarray(t)) for t in (tokenized.to_list() if hasattr(
-            tokenized, "to_list") else tokenized)]
-        longest = max(lengths) + int(self.preprocessor.add_start_token)
-        if longest >= width:
+        # Whether the prompts leave room is checked on the packed prompts that keras-hub's
+        # `generate` makes anyway (`make_generate_function`), so they are tokenized once.
+        self._check_width(max_length or self.preprocessor.sequence_length)
+
+    def make_generate_function(self):
+        """keras-hub's compiled generation, after checking that each packed prompt leaves
+        room to generate (with a preprocessor; token-id prompts fill their rows as given)."""
+        generate_function = super().make_generate_function()
+
+        def checked_generate_function(inputs, stop_token_ids=None):
+            if self.preprocessor is not None:
+                self._check_room(inputs["padding_mask"])
+            return generate_function(inputs, stop_token_ids=stop_token_ids)
+
+        return checked_generate_function
+
+    def _check_room(self, padding_mask):
+        mask = np.asarray(keras.ops.convert_to_numpy(padding_mask)).astype(bool)
+        if mask[:, -1].any():  # the packer truncated a prompt to the row, or it just fits
             raise ValueError(
-                f"`max_length` ({width}) must exceed the longest prompt, {longest} tokens "
-                "(with the start token): there would be nothing to generate. Pass a larger "
-                "max_length."
+                f"`max_length` ({mask.shape[1]}) must exceed the longest prompt (with the start "
+                "token): there would be nothing to generate. Pass a larger max_length."
             )
-        self._check_width(width)
 
     def _check_token_ids(self, token_ids, mask):
         if token_ids.shape[0] == 0:
@@ -94,14 +106,8 @@ class ZooCausalLM(NamedPresets, keras_hub.models.CausalLM):
                 "`token_ids` and `padding_mask` must have the same shape. Received: "
                 f"{token_ids.shape} and {mask.shape}"
             )
-        vocabulary = self.backbone.vocabulary_size
-        outside = (token_ids < 0) | (token_ids >= vocabulary)  # pads too: all are embedded
-        if outside.any():
-            bad = token_ids[outside]
-            raise ValueError(
-                f"`token_ids` must be in [0, {vocabulary}) (the backbone's vocabulary_size). "
-                f"Received ids {sorted(set(bad.tolist()))[:5]}"
-            )
+        # Pads too: every id is embedded.
+        validation.token_ids_in_vocabulary("token_ids", token_ids, self.backbone.vocabulary_size)
         if not mask[:, 0].all():
             raise ValueError(
                 "Every prompt needs at least one token, at the start of its row "

@@ -12,10 +12,11 @@ from fwp_keras.zoo.fast_weight.token_and_position_embedding import (
     positions_from_mask,
 )
 from fwp_keras.zoo.fast_weight.zoo_backbone import COMMON_ARGUMENTS, record_common_arguments
+from fwp_keras.zoo.jax_state import KeepsJaxStateOnError
 from fwp_keras.zoo.presets import NamedPresets
 
 
-class ZooSeq2SeqBackbone(NamedPresets, keras_hub.models.Backbone):
+class ZooSeq2SeqBackbone(KeepsJaxStateOnError, NamedPresets, keras_hub.models.Backbone):
     """Base of the zoo's seq2seq backbones.
 
     Inputs: `{"encoder_token_ids", "encoder_padding_mask", "decoder_token_ids",

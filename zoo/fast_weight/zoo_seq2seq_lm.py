@@ -10,14 +10,16 @@ import keras_hub
 import numpy as np
 import tensorflow as tf  # keras-hub's preprocessing runs on tf.data whatever the backend
 
+from fwp_keras import _validation as validation
 from fwp_keras.zoo.fast_weight.zoo_causal_lm import _check_vocabulary
+from fwp_keras.zoo.jax_state import KeepsJaxStateOnError
 from fwp_keras.zoo.presets import NamedPresets
 
 INPUT_KEYS = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids",
               "decoder_padding_mask")
 
 
-class ZooSeq2SeqLM(NamedPresets, keras_hub.models.Seq2SeqLM):
+class ZooSeq2SeqLM(KeepsJaxStateOnError, NamedPresets, keras_hub.models.Seq2SeqLM):
     """Base of `FastWeightSeq2SeqLM` and `TransformerSeq2SeqLM`; see them."""
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
@@ -65,10 +67,7 @@ class ZooSeq2SeqLM(NamedPresets, keras_hub.models.Seq2SeqLM):
                     f"one shape. Received: {ids.shape} and {mask.shape}")
             if ids.shape[0] == 0:
                 raise ValueError("`inputs` is an empty batch: pass at least one source.")
-            if ((ids < 0) | (ids >= vocabulary)).any():
-                raise ValueError(
-                    f"`{side}_token_ids` must be in [0, {vocabulary}) (the backbone's "
-                    "vocabulary_size).")
+            validation.token_ids_in_vocabulary(f"{side}_token_ids", ids, vocabulary)
             if not mask.astype(bool)[:, 0].all():
                 raise ValueError(
                     f"Every row needs at least one token at its start (`{side}_padding_mask"
@@ -83,6 +82,8 @@ class ZooSeq2SeqLM(NamedPresets, keras_hub.models.Seq2SeqLM):
             raise ValueError("`inputs` is an empty batch: pass at least one source sentence.")
         preprocessor = self.preprocessor
         _check_vocabulary(self.backbone, preprocessor)
+        # Tokenized here and again by `generate`'s preprocessing: the warning needs the
+        # lengths before the packer truncates them, which the packed inputs no longer show.
         tokenized = preprocessor.tokenizer(list(sources))
         tokenized = tokenized.to_list() if hasattr(tokenized, "to_list") else tokenized
         lengths = [len(np.asarray(ids)) + 2 for ids in tokenized]  # with <s> and </s>

@@ -4,6 +4,7 @@ import keras
 import keras_hub
 from keras import ops
 
+from fwp_keras.zoo.jax_state import KeepsJaxStateOnError
 from fwp_keras.zoo.presets import NamedPresets
 from fwp_keras.zoo.retrieval.associative_memory import AssociativeMemory
 
@@ -18,7 +19,8 @@ def squared_error(y_true, y_pred):
 
 
 @keras.saving.register_keras_serializable(package="fwp_keras")
-class AssociativeRetrievalModel(NamedPresets, keras_hub.models.Backbone):
+class AssociativeRetrievalModel(KeepsJaxStateOnError, NamedPresets,
+                                keras_hub.models.Backbone):
     """`{"keys": [B, L], "values": [B, L], "queries": [B, Q]}` -> predicted values `[B, Q, S]`.
 
     One `AssociativeMemory` (see it for the equations and arguments): a learned key embedding,
