@@ -45,7 +45,7 @@ demo-capacity: $(OP_LIBRARY)
 # in TEST_WORKERS processes (pytest-xdist): most of their time is single-threaded tracing and
 # compiling, so two workers on two cores take about 0.6x the time of one.
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS)
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15
 
 test: test-tensorflow test-jax test-torch
 
