@@ -120,10 +120,13 @@ PAIRS = {"encoder_text": ["Is this a dagger which I see", "Out, damned spot!"] *
 @pytest.mark.parametrize("family", list(SEQ2SEQ_FAMILIES) if zu.BACKEND == "tensorflow"
                          else ["delta_net"])
 def test_one_fit_step_on_strings_then_translate(family):
-    """(Under XLA for two of them: the memories' chunked forms on TensorFlow.)"""
+    """(Under XLA for two of them: the memories' chunked forms on TensorFlow. On torch,
+    `jit_compile` would be `torch.compile`, not XLA: 3.6 minutes of compiling here for the
+    Delta Net, so torch runs eagerly, Keras's default there.)"""
     lm = string_lm(family)
+    jit_compile = family in ("delta_net", "transformer") and zu.BACKEND != "torch"
     lm.compile(optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True), sampler="greedy", jit_compile=family in ("delta_net", "transformer"))
+        from_logits=True), sampler="greedy", jit_compile=jit_compile)
     before = [to_np(w).copy() for w in lm.trainable_weights]
     history = lm.fit(PAIRS, batch_size=2, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
