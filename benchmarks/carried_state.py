@@ -20,13 +20,7 @@ import numpy as np
 
 import fwp_keras.zoo  # noqa: F401  (registers the zoo's classes for from_preset)
 from fwp_keras.training.carried_state import CarriedStateLM
-
-
-def compiled(model):
-    model.compile(optimizer=keras.optimizers.Adam(1e-4, clipnorm=1.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    return model
+from fwp_keras.training.language_modeling import compile_for_training
 
 
 def step_ms(model, inputs, labels, repeats):
@@ -60,9 +54,11 @@ def main():
         0, segment_lm.backbone.vocabulary_size, shape).astype("int32")
     segment = {"token_ids": token_ids, "padding_mask": np.ones(shape, bool)}
     carried = dict(segment, reset=np.zeros(shape[:1], bool))
-    segment_ms = step_ms(compiled(segment_lm), segment, token_ids, args.repeats)
-    carried_ms = step_ms(compiled(CarriedStateLM(causal_lm(), args.batch_size)), carried,
-                         token_ids, args.repeats)
+    carried_lm = CarriedStateLM(causal_lm(), args.batch_size)
+    for model in (segment_lm, carried_lm):  # as `fwp-train lm` compiles them
+        compile_for_training(model, 1e-4, clip_norm=1.0)
+    segment_ms = step_ms(segment_lm, segment, token_ids, args.repeats)
+    carried_ms = step_ms(carried_lm, carried, token_ids, args.repeats)
     print(f"| training | B | L | ms / step | vs segments |\n|---:|---:|---:|---:|---:|\n"
           f"| segments | {shape[0]} | {shape[1]} | {segment_ms:.0f} | 1.00 |\n"
           f"| carried state | {shape[0]} | {shape[1]} | {carried_ms:.0f} | "

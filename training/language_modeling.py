@@ -162,6 +162,16 @@ def datasets(args, train, validation, start_step):
     return data, evaluation
 
 
+def compile_for_training(model, learning_rate, clip_norm):
+    """Adam with gradient clipping, and the next-token loss and accuracy of `fwp-train lm`
+    (over the tokens the sample weights keep)."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clip_norm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    return model
+
+
 def run(args, distribution):
     check_arguments(args, distribution)
     documents = read_documents(args)
@@ -175,10 +185,7 @@ def run(args, distribution):
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, max(args.max_steps - args.warmup_steps, 1), warmup_target=args.learning_rate,
             warmup_steps=args.warmup_steps, alpha=0.1)
-        model.compile(
-            optimizer=keras.optimizers.Adam(schedule, clipnorm=args.clip_norm),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        compile_for_training(model, schedule, args.clip_norm)
     train, validation = token_streams(args, documents, tokenizer)
     data, evaluation = datasets(args, train, validation, train_run.start_step)
     first = next(iter(evaluation))[0]
