@@ -8,6 +8,7 @@ and `run`: `synthetic.py` (Sec. 6.1), `translation.py` (Sec. 6.2), `language_mod
 
 import argparse
 import json
+import math
 import shlex
 import sys
 
@@ -15,6 +16,7 @@ import keras
 
 from fwp_keras.training import evaluate, language_modeling, synthetic, translate, translation
 from fwp_keras.training.distribution import DISTRIBUTIONS, Distribution, split_cpu
+from fwp_keras.training.training_run import run_flags
 
 TASKS = {"synthetic": synthetic, "lm": language_modeling, "mt": translation}
 MIXED_PRECISION = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
@@ -56,6 +58,12 @@ def set_up(args):
     if args.diagnostics_every < 0:
         raise ValueError("`--diagnostics-every` must be an integer >= 0 (0: no diagnostics). "
                          f"Received: {args.diagnostics_every}")
+    for name, lowest, allowed in (("learning_rate", 0, "a number > 0"),
+                                  ("clip_norm", 0, "a number > 0"),
+                                  ("warmup_steps", -1, "an integer >= 0")):
+        value = getattr(args, name, None)  # the flags of some tasks only
+        if value is not None and not (math.isfinite(value) and value > lowest):
+            raise ValueError(f"`--{name.replace('_', '-')}` must be {allowed}. Received: {value}")
     if args.cpu_devices is not None:
         split_cpu(args.cpu_devices)
     keras.utils.set_random_seed(args.seed)
@@ -69,6 +77,7 @@ def run_training(argv):
     arguments)."""
     args = train_parser().parse_args(argv)
     args.command = shlex.join(["fwp-train", *argv])  # recorded in the preset's metadata
+    args.flags = run_flags(args)  # what resuming the run in its --output-dir must repeat
     return TASKS[args.task].run(args, set_up(args))
 
 

@@ -191,10 +191,30 @@ def run_synthetic(args):
             "eval_accuracy": float(np.mean(correct))}
 
 
+def load_causal_lm(preset, flag="--preset"):
+    """A language model from a preset; a translation preset, or no preset, is a clear error
+    (keras-hub's `CausalLM.from_preset` also returns its subclass `Seq2SeqLM`)."""
+    import fwp_keras.zoo  # noqa: F401  registers the zoo's classes and presets
+
+    try:
+        causal_lm = keras_hub.models.CausalLM.from_preset(preset)
+    except (ValueError, FileNotFoundError) as error:
+        raise ValueError(f"`{flag}` {preset!r} is not a CausalLM preset: {error} (`python -m "
+                         "fwp_keras.training.reproduce.shipping --list` lists the shipped "
+                         "presets)") from None
+    if isinstance(causal_lm, keras_hub.models.Seq2SeqLM):
+        raise ValueError(f"`{flag}` {preset!r} is a translation model ({type(causal_lm).__name__}"
+                         "), not a language model: `fwp-train mt` and `fwp-evaluate mt` take it.")
+    if causal_lm.preprocessor is None:
+        raise ValueError(f"`{flag}` {preset!r} has no preprocessor (tokenizer) to read text "
+                         "with.")
+    return causal_lm
+
+
 def run_lm(args):
     check_positive(args, ("sequence_length", "batch_size", "max_tokens"))
     documents = text.read_documents(args.text, args.format)
-    causal_lm = keras_hub.models.CausalLM.from_preset(args.preset)
+    causal_lm = load_causal_lm(args.preset)
     tokenizer = causal_lm.preprocessor.tokenizer
     tokens, _ = text.tokenize_documents(documents, tokenizer)
     if args.max_tokens:

@@ -15,11 +15,11 @@ import math
 import os
 
 import keras
-import keras_hub
 import numpy as np
 from keras_hub.src.utils import preset_utils
 
 from fwp_keras import zoo
+from fwp_keras.training import evaluate
 from fwp_keras.training.carried_state import CarriedStateLM
 from fwp_keras.training.datasets import text
 from fwp_keras.training.model_arguments import add_model_arguments, build_backbone
@@ -94,7 +94,7 @@ def load_or_build(args, output_dir):
     run's tokenizer (trained once and kept in the output directory: a resumed run reads it
     back instead of training it again)."""
     if args.model not in MODELS:
-        causal_lm = keras_hub.models.CausalLM.from_preset(args.model)
+        causal_lm = evaluate.load_causal_lm(args.model, "--model")
         return causal_lm, causal_lm.preprocessor.tokenizer
     saved = os.path.join(output_dir, "tokenizer")
     if os.path.isdir(saved):
@@ -177,7 +177,7 @@ def run(args, distribution):
     documents = read_documents(args)
     train_run = TrainingRun(distribution.output_dir(args.output_dir),
                             steps_per_epoch=args.eval_every,
-                            max_steps=args.max_steps, patience_steps=args.patience_steps)
+                            max_steps=args.max_steps, patience_steps=args.patience_steps, flags=args.flags)
     with distribution.scope():
         causal_lm, tokenizer = load_or_build(args, train_run.output_dir)
         preprocessor, causal_lm.preprocessor = causal_lm.preprocessor, None  # data is ids

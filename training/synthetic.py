@@ -101,7 +101,7 @@ def run(args, distribution):
     train_run = TrainingRun(distribution.output_dir(args.output_dir),
                             steps_per_epoch=args.eval_every,
                             max_steps=args.max_steps, threshold=args.stop_below,
-                            patience_steps=args.patience_steps)
+                            patience_steps=args.patience_steps, flags=args.flags)
     with distribution.scope():
         model = build_model(args)
         model.compile(keras.optimizers.Adam(args.learning_rate), loss=squared_error,

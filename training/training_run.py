@@ -9,15 +9,18 @@
     <output-dir>/memory_diagnostics.*  the diagnostics' rows (.jsonl) and plot (.png)
     <output-dir>/preset/               the final model as a keras-hub preset
     <output-dir>/results.json          the command, settings, metrics, wall time and paths
+<output-dir>/flags.json            the flags the run was started with (a resume must match)
     <output-dir>/*.png                 plots
 
 An epoch here is one evaluation interval (`steps_per_epoch` training steps on an endless,
 step-indexed dataset). A run started again with the same command reads the backup's epoch,
 builds its data from the step after it, and drops the log rows of epochs it will redo, so it
-ends as the uninterrupted run would (`tests/training/resume_test.py`).
+ends as the uninterrupted run would (`tests/training/resume_test.py`). A command of other flags
+(but `--verbose` and `--diagnostics-every`, which change no weight) is an error, not a resume.
 """
 
 import csv
+import json
 import math
 import os
 import statistics
@@ -35,13 +38,23 @@ from fwp_keras.training.callbacks import (
 )
 from fwp_keras.zoo.presets import record_training, write_json
 
+FLAGS_FILE = "flags.json"
+# What a resumed run may change: none of these changes what it trains.
+FLAGS_A_RESUME_MAY_CHANGE = ("output_dir", "verbose", "diagnostics_every", "command", "flags")
+
+
+def run_flags(args):
+    """The parsed flags of an `fwp-train` command that a resume must repeat, as JSON values."""
+    return json.loads(json.dumps({name: value for name, value in sorted(vars(args).items())
+                                  if name not in FLAGS_A_RESUME_MAY_CHANGE}, default=str))
+
 
 class TrainingRun:
     """See the module docstring. `monitor` is the metric `threshold` and `patience_steps`
     (the paper's stopping rule, `StopWhen`) and the best checkpoint look at."""
 
     def __init__(self, output_dir, *, steps_per_epoch, max_steps, monitor="val_loss",
-                 threshold=None, patience_steps=None):
+                 threshold=None, patience_steps=None, flags=None):
         self.output_dir = os.path.abspath(output_dir)
         self.steps_per_epoch = steps_per_epoch
         self.epochs = math.ceil(max_steps / steps_per_epoch)
@@ -54,6 +67,9 @@ class TrainingRun:
         self.tensorboard_dir = self.path("tensorboard")
         self.preset_dir = self.path("preset")
         self._check_writable()
+        self.flags = flags
+        if flags is not None:
+            self._check_flags(flags)
         self.initial_epoch = ResumableBackup.latest_epoch(self.backup_dir)
         self.memory_diagnostics = None  # the callback, once `diagnostics` made it
         self.fit_seconds = None
@@ -75,6 +91,23 @@ class TrainingRun:
         except OSError as error:
             raise ValueError(
                 f"`--output-dir` {self.output_dir!r} is not writable: {error}") from error
+
+    def _check_flags(self, flags):
+        """In a run started before (`fit` records its `run_flags`), a ValueError naming each
+        flag that differs from those it was started with."""
+        path = self.path(FLAGS_FILE)
+        if not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8") as file:
+            started = json.load(file)
+        differ = [f"--{name.replace('_', '-')} {started.get(name)!r} (now {flags.get(name)!r})"
+                  for name in sorted(set(started) | set(flags))
+                  if started.get(name) != flags.get(name)]
+        if differ:
+            raise ValueError(
+                f"`--output-dir` {self.output_dir!r} holds a run started with other flags: "
+                f"{'; '.join(differ)}. Run the same command to resume it (or to see its "
+                "results), or use another --output-dir.")
 
     def _history(self):
         """The logged epochs the backup covers; rows of later epochs (logged before a kill,
@@ -130,6 +163,8 @@ class TrainingRun:
         """`model.fit` for the remaining epochs; returns the whole run's per-epoch history
         (earlier processes' epochs included). `fit_seconds`: this process's wall time."""
         start = time.time()
+        if self.flags is not None and not os.path.exists(self.path(FLAGS_FILE)):
+            write_json(self.path(FLAGS_FILE), self.flags)  # only now: a failed start records none
         if self.stopper.reason is None and self.initial_epoch < self.epochs:
             if self.resumed:
                 print(f"Resuming {self.output_dir} at step {self.start_step} "

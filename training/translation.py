@@ -126,7 +126,7 @@ def run(args, distribution):
     (sources, targets), (validation_sources, validation_targets) = read_data(args)
     train_run = TrainingRun(distribution.output_dir(args.output_dir),
                             steps_per_epoch=args.eval_every, max_steps=args.max_steps,
-                            patience_steps=args.patience_steps)
+                            patience_steps=args.patience_steps, flags=args.flags)
     with distribution.scope():
         seq2seq_lm = load_or_build(args, train_run.output_dir)
         preprocessor, seq2seq_lm.preprocessor = seq2seq_lm.preprocessor, None  # data is ids

@@ -59,8 +59,23 @@ def test_synthetic_run_learns_what_no_constant_can(tmp_path):
     # Run again, the run is done: it reports the same results without training.
     assert train("synthetic", "--setting", 2, "--num-keys", 10, "--model", "delta_net",
                  "--feature-map", "dpfp", "--max-steps", 600, "--eval-every", 100,
-                 "--verbose", 0, "--output-dir", tmp_path) == 0
+                 "--verbose", 2, "--diagnostics-every", 0, "--output-dir", tmp_path) == 0
     assert results(tmp_path)["eval_loss"] == got["eval_loss"]
+
+
+def test_a_run_of_other_flags_in_a_run_folder_is_an_error(tmp_path, capsys):
+    """Neither a finished nor a killed run is resumed, or overwritten, by other flags."""
+    command = ["synthetic", "--setting", 2, "--num-keys", 5, "--model", "delta_net",
+               "--max-steps", 20, "--eval-every", 10, "--verbose", 0, "--output-dir", tmp_path]
+    assert train(*command) == 0
+    got = results(tmp_path)
+    capsys.readouterr()
+    for other in (["--feature-map", "tanh"], ["--num-keys", 6], ["--seed", 1]):
+        assert train(*command, *other) == 2
+        error = capsys.readouterr().err
+        assert "holds a run started with other flags" in error
+        assert f"{other[0]} " in error and "now" in error
+        assert results(tmp_path) == got
 
 
 @pytest.mark.parametrize("carry_state", [False, True])
@@ -88,20 +103,33 @@ def test_lm_run_writes_a_preset_that_fwp_evaluate_measures(tmp_path, carry_state
     (["--train", HAMLET, "--sequence-length", "0"], "`--sequence-length` must be"),
     (["--train", HAMLET, "--model", "transformer", "--carry-state"], "fast weight"),
     (["--train", HAMLET, "--validation-fraction", "0.001"], "one validation batch"),
+    (["--train", HAMLET, "--warmup-steps", "-5"], "`--warmup-steps` must be an integer >= 0"),
+    (["--train", HAMLET, "--clip-norm", "-1"], "`--clip-norm` must be a number > 0"),
+    (["--train", HAMLET, "--model", "delta_net_multi30k_en_de"], "is a translation model"),
+    (["--train", HAMLET, "--model", "{missing}"], "is not a CausalLM preset"),
 ])
 def test_lm_bad_input_fails_before_training(tmp_path, capsys, argv, message):
     empty = tmp_path / "empty.txt"
     empty.write_text(" \n\n")
-    argv = [a.replace("{empty}", str(empty)) for a in argv]
+    argv = [a.replace("{empty}", str(empty)).replace("{missing}", str(tmp_path)) for a in argv]
     output_dir = tmp_path / "run"
     assert train("lm", *TINY_LM, *argv, "--output-dir", output_dir) == 2
     assert message in capsys.readouterr().err
     assert not os.path.exists(output_dir / "log.csv")
+    assert not os.path.exists(output_dir / "flags.json")  # a fixed command may start it
+
+
+def test_evaluating_a_translation_preset_as_a_language_model_is_a_clear_error(capsys):
+    assert cli.evaluate_main(["lm", "--preset", "delta_net_multi30k_en_de", "--text", MACBETH,
+                              "--verbose", "0"]) == 2
+    assert "is a translation model (DeltaNetSeq2SeqLM)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv,message", [
     (["--model", "no_such_preset"], "no_such_preset"),
     (["--num-keys", "0"], "`--num-keys` must be"),
+    (["--learning-rate", "-1"], "`--learning-rate` must be a number > 0"),
+    (["--learning-rate", "nan"], "`--learning-rate` must be a number > 0"),
     (["--batch-size", "-1"], "`--batch-size` must be"),
 ])
 def test_synthetic_bad_input_fails_before_training(tmp_path, capsys, argv, message):
