@@ -177,7 +177,8 @@ def run(args, distribution):
     documents = read_documents(args)
     train_run = TrainingRun(distribution.output_dir(args.output_dir),
                             steps_per_epoch=args.eval_every,
-                            max_steps=args.max_steps, patience_steps=args.patience_steps, flags=args.flags)
+                            max_steps=args.max_steps, patience_steps=args.patience_steps,
+                            flags=args.flags)
     with distribution.scope():
         causal_lm, tokenizer = load_or_build(args, train_run.output_dir)
         preprocessor, causal_lm.preprocessor = causal_lm.preprocessor, None  # data is ids

@@ -9,7 +9,7 @@
     <output-dir>/memory_diagnostics.*  the diagnostics' rows (.jsonl) and plot (.png)
     <output-dir>/preset/               the final model as a keras-hub preset
     <output-dir>/results.json          the command, settings, metrics, wall time and paths
-<output-dir>/flags.json            the flags the run was started with (a resume must match)
+    <output-dir>/flags.json            the flags the run started with (a resume must match)
     <output-dir>/*.png                 plots
 
 An epoch here is one evaluation interval (`steps_per_epoch` training steps on an endless,
