@@ -93,6 +93,12 @@ def check_arguments(args, distribution):
         if getattr(args, name) < 1:
             raise ValueError(f"`--{name.replace('_', '-')}` must be an integer >= 1. "
                              f"Received: {getattr(args, name)}")
+    if MODELS.get(args.model, {}).get("memory") == "softmax":
+        for name in ("feature_map", "update_rule", "normalization"):
+            if getattr(args, name):
+                raise ValueError(f"`--{name.replace('_', '-')}` sets a fast weight memory; "
+                                 f"`--model {args.model}` is softmax attention. Received: "
+                                 f"{getattr(args, name)!r}")
     distribution.check_batch_size(args.batch_size)
 
 

@@ -129,6 +129,7 @@ def test_evaluating_a_translation_preset_as_a_language_model_is_a_clear_error(ca
     (["--model", "no_such_preset"], "no_such_preset"),
     (["--num-keys", "0"], "`--num-keys` must be"),
     (["--learning-rate", "-1"], "`--learning-rate` must be a number > 0"),
+    (["--model", "transformer", "--feature-map", "dpfp"], "is softmax attention"),
     (["--learning-rate", "nan"], "`--learning-rate` must be a number > 0"),
     (["--batch-size", "-1"], "`--batch-size` must be"),
 ])
