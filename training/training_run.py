@@ -36,11 +36,11 @@ from fwp_keras.training.callbacks import (
     StopWhen,
     memory_model,
 )
-from fwp_keras.zoo.presets import record_training, write_json
+from fwp_keras.zoo.presets import read_json_file, record_training, write_json
 
 FLAGS_FILE = "flags.json"
 # What a resumed run may change: none of these changes what it trains.
-FLAGS_A_RESUME_MAY_CHANGE = ("output_dir", "verbose", "diagnostics_every", "command", "flags")
+FLAGS_A_RESUME_MAY_CHANGE = ("output_dir", "verbose", "diagnostics_every", "command")
 
 
 def run_flags(args):
@@ -95,11 +95,9 @@ class TrainingRun:
     def _check_flags(self, flags):
         """In a run started before (`fit` records its `run_flags`), a ValueError naming each
         flag that differs from those it was started with."""
-        path = self.path(FLAGS_FILE)
-        if not os.path.exists(path):
+        started = read_json_file(self.path(FLAGS_FILE))
+        if started is None:
             return
-        with open(path, encoding="utf-8") as file:
-            started = json.load(file)
         differ = [f"--{name.replace('_', '-')} {started.get(name)!r} (now {flags.get(name)!r})"
                   for name in sorted(set(started) | set(flags))
                   if started.get(name) != flags.get(name)]

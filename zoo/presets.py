@@ -81,6 +81,14 @@ def record_training(preset_dir, *, command, data, steps, metrics, **details):
     write_metadata(preset_dir, metadata)
 
 
+def read_json_file(path):
+    """The JSON in `path`, or None when there is no such file."""
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
 def write_json(path, data, sort_keys=True):
     """Written to a temporary file and renamed: a crash never leaves half a file."""
     temporary = f"{path}.tmp"

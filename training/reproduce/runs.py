@@ -1,27 +1,18 @@
 """What every experiment shares: running one `fwp-train` command in this process (or reading
 back the run it already finished), and writing the report."""
 
-import json
 import os
 import shlex
 import time
 
 import keras
 
-from fwp_keras.zoo.presets import write_json
+from fwp_keras.zoo.presets import read_json_file, write_json
 
 RESULTS_FILE = "results.json"
 # The project's data next to the checkout (`../shared/data`): the experiments' default.
 SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                             "..", "..", "shared", "data"))
-
-
-def read_json_file(path):
-    """The JSON in `path`, or None when there is no such file."""
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as file:
-        return json.load(file)
 
 
 def finished_results(output_dir):
