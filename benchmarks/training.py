@@ -31,22 +31,26 @@ import sys
 import tempfile
 
 from benchmarks.chunked_memory import _markdown
+from fwp_keras.datasets import wikitext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-DATA = os.path.join(ROOT, "..", "shared", "data", "wikitext-2", "wiki.valid.tokens")
 LABELS = {"delta_net": "Delta Net", "transformer": "Transformer (softmax)"}
 
 
 def train(model, length, batch, steps_per_epoch, epochs, diagnostics_every, timeout):
     with tempfile.TemporaryDirectory() as output_dir:
-        command = [sys.executable, "-m", "fwp_keras.training", "lm", "--train", DATA,
+        # WikiText-2's valid split (shipped) as the file to train on: a plain --train run.
+        data = os.path.join(output_dir, "wiki.valid.tokens")
+        with open(data, "w", encoding="utf-8") as file:
+            file.write(wikitext.load_data("valid"))
+        command = [sys.executable, "-m", "fwp_keras.training", "lm", "--train", data,
                    "--vocabulary-size", "8192", "--model", model,
                    "--sequence-length", str(length), "--batch-size", str(batch),
                    "--eval-every", str(steps_per_epoch),
                    "--max-steps", str(steps_per_epoch * epochs), "--eval-batches", "1",
                    "--diagnostics-every", str(diagnostics_every), "--verbose", "0",
-                   "--output-dir", output_dir]
+                   "--output-dir", os.path.join(output_dir, "run")]
         env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
         try:
             done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
@@ -55,12 +59,12 @@ def train(model, length, batch, steps_per_epoch, epochs, diagnostics_every, time
             return {"skipped": f"timed out after {timeout} s"}
         if done.returncode:
             return {"skipped": " / ".join(done.stderr.strip().splitlines()[-3:])}
-        with open(os.path.join(output_dir, "results.json"), encoding="utf-8") as file:
+        with open(os.path.join(output_dir, "run", "results.json"), encoding="utf-8") as file:
             results = json.load(file)
         measured = {"step_seconds": results["step_seconds"],
                     "tokens_per_second": results["train_tokens_per_second"]}
         if diagnostics_every:  # each log's own time; the first one also traces
-            with open(os.path.join(output_dir, "memory_diagnostics.jsonl")) as file:
+            with open(os.path.join(output_dir, "run", "memory_diagnostics.jsonl")) as file:
                 logs = [json.loads(line)["seconds"] for line in file]
             measured["log_seconds"] = statistics.median(logs[1:]) if len(logs) > 1 else None
     return measured

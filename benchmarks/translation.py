@@ -24,7 +24,6 @@ import sys
 from benchmarks.chunked_memory import _markdown
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(os.path.dirname(HERE), "..", "shared", "data", "multi30k")
 # (name, --model, extra flags, d_dot: the key size of each head's memory)
 CONFIGURATIONS = [
     ("transformer", "transformer", [], "softmax"),
@@ -46,10 +45,7 @@ def command(name, model, extra, runs_dir):
     vocabulary = os.path.join(runs_dir, "transformer", "tokenizer")
     tokenizer = ["--tokenizer", vocabulary] if name != "transformer" else []
     return [sys.executable, "-m", "fwp_keras.training", "mt",
-            "--source", os.path.join(DATA, "train.en"), "--target", os.path.join(DATA, "train.de"),
-            "--validation-source", os.path.join(DATA, "val.en"),
-            "--validation-target", os.path.join(DATA, "val.de"),
-            "--model", model, *extra, *SETTINGS, *tokenizer, "--verbose", "2",
+            "--dataset", "multi30k", "--model", model, *extra, *SETTINGS, *tokenizer, "--verbose", "2",
             "--output-dir", os.path.join(runs_dir, name)]
 
 

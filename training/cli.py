@@ -14,11 +14,14 @@ import sys
 
 import keras
 
+from fwp_keras.datasets import DownloadError
 from fwp_keras.training import evaluate, language_modeling, synthetic, translate, translation
 from fwp_keras.training.distribution import DISTRIBUTIONS, Distribution, split_cpu
 from fwp_keras.training.training_run import run_flags
 
 TASKS = {"synthetic": synthetic, "lm": language_modeling, "mt": translation}
+# What a command reports as one line, not a traceback: bad arguments or data, a failed download.
+USER_ERRORS = (ValueError, DownloadError)
 MIXED_PRECISION = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
@@ -85,7 +88,7 @@ def train(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         results = run_training(argv)
-    except ValueError as error:
+    except USER_ERRORS as error:
         print(f"fwp-train {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(results, indent=2, sort_keys=True))
@@ -97,7 +100,7 @@ def evaluate_main(argv=None):
     args = parser.parse_args(argv)
     try:
         results = evaluate.run(args)
-    except ValueError as error:
+    except USER_ERRORS as error:
         print(f"fwp-evaluate {args.task}: error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(results, indent=2, sort_keys=True))
@@ -137,7 +140,7 @@ def reproduce_main(argv=None):
     args = reproduce_parser().parse_args(argv)
     try:
         report = EXPERIMENTS[args.experiment].run(args)
-    except ValueError as error:
+    except USER_ERRORS as error:
         print(f"fwp-reproduce {args.experiment}: error: {error}", file=sys.stderr)
         return 2
     with open(report["markdown"], encoding="utf-8") as file:

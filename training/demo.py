@@ -1,5 +1,7 @@
 """`make demo`: what a user does with the zoo, on shipped presets, in a few minutes on 2 cores.
 
+Everything runs offline on the data shipped in the package (`fwp_keras.datasets`).
+
 1. A language model (`delta_net_shakespeare`, trained on Shakespeare's works but Twelfth Night
    and Macbeth): generate from a prompt, perplexity on the second part of Macbeth, `fit` on its
    first part (Keras' progress bar), perplexity again, save the tuned preset, export a
@@ -20,7 +22,6 @@ import sys
 import time
 
 from fwp_keras.training.evaluate import check_positive
-from fwp_keras.training.reproduce import runs
 
 # argv: the SavedModel, its text endpoint, the request.
 SERVE = """
@@ -67,6 +68,7 @@ def language_model(args, where):
     import keras_hub
 
     from fwp_keras import zoo
+    from fwp_keras.datasets import shakespeare
     from fwp_keras.training import evaluate
     from fwp_keras.training.datasets import text
 
@@ -77,7 +79,7 @@ def language_model(args, where):
     generated = lm.generate(prompt, max_length=args.generate_length, stop_token_ids=None)
     print(f"  generate({prompt!r}) (top-k, k = 10):\n    {generated}")
 
-    lines = text.read_documents(os.path.join(args.data, "shakespeare", "macbeth_gut.txt"))[0]
+    lines = shakespeare.documents("test")[0]  # Macbeth
     cut = int(len(lines) * 0.8)
     held_out, _ = text.tokenize_documents([lines[cut:]], lm.preprocessor.tokenizer)
     held_out = held_out[:args.perplexity_tokens]
@@ -121,25 +123,18 @@ def translation(args, where):
     import keras_hub
 
     from fwp_keras import zoo
+    from fwp_keras.datasets import multi30k
     from fwp_keras.training import translate
-    from fwp_keras.training.datasets import parallel_text
 
     section(f"2. Translation: {args.mt_preset}")
     mt = load(keras_hub.models.Seq2SeqLM, args.mt_preset)
     for source, target in zip(TRANSLATE, translate.translate(mt, TRANSLATE, num_beams=4)):
         print(f"  {source}\n    -> {target}")
-    multi30k = os.path.join(args.data, "multi30k")
-    sources, references = parallel_text.read_parallel_text(
-        os.path.join(multi30k, "val.en"), os.path.join(multi30k, "val.de"), args.bleu_sentences)
+    sources, references = (side[:args.bleu_sentences] for side in multi30k.load_data("val"))
     scores = translate.corpus_scores(translate.translate(mt, sources, num_beams=4), references)
     print(f"  BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f} on the first "
           f"{len(sources)} pairs of val (beam 4; {scores['bleu_signature']})")
-    import tensorflow as tf
-
-    train_sources, train_targets = parallel_text.read_parallel_text(
-        os.path.join(multi30k, "train.en"), os.path.join(multi30k, "train.de"), 2000)
-    train = tf.data.Dataset.from_tensor_slices(
-        {"encoder_text": train_sources, "decoder_text": train_targets})
+    train = multi30k.as_dataset("train").take(2000)
     mt.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                weighted_metrics=["accuracy"])
@@ -174,8 +169,6 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", default="demo_output")
-    parser.add_argument("--data", default=runs.SHARED_DATA,
-                        help="the folder of multi30k/ and shakespeare/ (../shared/data)")
     parser.add_argument("--lm-preset", default="delta_net_shakespeare")
     parser.add_argument("--mt-preset", default="delta_net_multi30k_en_de")
     parser.add_argument("--fit-steps", type=int, default=200)
@@ -188,10 +181,6 @@ def main(argv=None):
     try:
         check_positive(args, ("fit_steps", "generate_length", "bleu_sentences",
                               "perplexity_tokens"))
-        for folder in ("multi30k", "shakespeare"):
-            if not os.path.isdir(os.path.join(args.data, folder)):
-                raise ValueError(f"`--data` {args.data!r} has no {folder}/ folder (the "
-                                 "project's shared data).")
     except ValueError as error:
         parser.error(str(error))
     os.makedirs(args.output_dir, exist_ok=True)

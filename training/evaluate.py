@@ -2,10 +2,14 @@
 BLEU and chrF of a translation model (Sec. 6.2); `fwp-evaluate synthetic`: the retrieval loss of
 a Sec. 6.1 model on the paper's evaluation set.
 
-    fwp-evaluate lm --preset runs/lm/preset --text ../shared/data/wikitext-2/wiki.valid.tokens
-    fwp-evaluate mt --preset runs/mt/preset --source ../shared/data/multi30k/val.en \
-        --target ../shared/data/multi30k/val.de --num-beams 4
+    fwp-evaluate lm --preset delta_net_shakespeare --dataset shakespeare --split test
+    fwp-evaluate lm --preset runs/lm/preset --text my_text.txt
+    fwp-evaluate mt --preset runs/mt/preset --dataset multi30k --split test2016 --num-beams 4
+    fwp-evaluate mt --preset runs/mt/preset --source test.en --target test.de
     fwp-evaluate synthetic --preset runs/delta/preset --setting 2
+
+`--dataset NAME --split SPLIT` reads a provided dataset (`fwp_keras.datasets`: shipped, or
+downloaded once); `--text`, `--source` / `--target` read files.
 
 - Sliding window (Table 2): windows of `L` tokens moved one token at a time, every window a
   fresh model (no state from before it); in the first window every position counts, in each
@@ -31,8 +35,11 @@ import keras_hub
 import numpy as np
 from keras import ops
 
+from fwp_keras import datasets
+from fwp_keras.datasets import retrieval
 from fwp_keras.training import translate
-from fwp_keras.training.datasets import parallel_text, retrieval, text
+from fwp_keras.training.datasets import parallel_text, text
+from fwp_keras.training.model_arguments import add_origin_argument
 from fwp_keras.zoo.fast_weight.fast_weight_causal_lm import FastWeightCausalLM
 
 PROTOCOLS = ("sliding-window", "no-truncation")
@@ -106,8 +113,10 @@ def parser():
     tasks = parser.add_subparsers(dest="task", required=True)
     lm = tasks.add_parser("lm", help="perplexity of a language-model preset on a text")
     lm.add_argument("--preset", required=True, help="a preset name or directory")
-    lm.add_argument("--text", nargs="+", required=True, help="text files")
-    lm.add_argument("--format", choices=text.FORMATS, default="auto")
+    add_dataset_arguments(lm, datasets.TEXT_DATASETS, "--text")
+    lm.add_argument("--text", nargs="+", help="text files (instead of --dataset)")
+    lm.add_argument("--format", choices=text.FORMATS, default="auto",
+                    help="of --text files: 'wikitext' for wiki.*.tokens (auto: by the name)")
     lm.add_argument("--sequence-length", type=int,
                     help="L (default: the preset preprocessor's sequence_length)")
     lm.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
@@ -116,8 +125,9 @@ def parser():
     lm.add_argument("--verbose", type=int, choices=(0, 1), default=1)
     mt = tasks.add_parser("mt", help="BLEU and chrF of a translation preset on parallel text")
     mt.add_argument("--preset", required=True, help="a Seq2SeqLM preset name or directory")
-    mt.add_argument("--source", required=True, help="sources, one a line")
-    mt.add_argument("--target", required=True, help="references, aligned by line")
+    add_dataset_arguments(mt, datasets.TRANSLATION_DATASETS, "--source / --target")
+    mt.add_argument("--source", help="sources, one a line (instead of --dataset)")
+    mt.add_argument("--target", help="references, aligned by line")
     mt.add_argument("--num-beams", type=int, default=4, help="1: greedy search")
     mt.add_argument("--batch-size", type=int, default=32, help="sentences a generate call")
     mt.add_argument("--max-sentences", type=int, help="only the first this many pairs")
@@ -130,6 +140,33 @@ def parser():
     synthetic.add_argument("--seed", type=int, default=0, help="of the evaluation sequences")
     synthetic.add_argument("--num-sequences", type=int, default=retrieval.EVALUATION_SEQUENCES)
     return parser
+
+
+def add_dataset_arguments(parser, names, files):
+    parser.add_argument("--dataset", choices=names,
+                        help=f"a provided dataset (fwp_keras.datasets), instead of {files}")
+    parser.add_argument("--split", help="of --dataset (default: its validation split)")
+    add_origin_argument(parser)
+
+
+def dataset_split(args, file_flags):
+    """`(dataset, split)` of `--dataset` / `--split` (None without `--dataset`), checked
+    against the file flags `{flag: value}` given instead."""
+    given = [flag for flag, value in file_flags.items() if value]
+    if args.dataset is None:
+        if args.split is not None:
+            raise ValueError(f"`--split` {args.split!r} needs --dataset.")
+        if len(given) < len(file_flags):
+            raise ValueError(f"Give the text as --dataset NAME (--split SPLIT) or as "
+                             f"{' and '.join(file_flags)}.")
+        return None, None
+    if given:
+        raise ValueError(f"Give --dataset or {' and '.join(file_flags)}, not both.")
+    split = args.split or datasets.validation_split(args.dataset)
+    if split not in datasets.splits(args.dataset):
+        raise ValueError(f"`--split` must be one of {list(datasets.splits(args.dataset))} "
+                         f"for --dataset {args.dataset}. Received: {split!r}")
+    return args.dataset, split
 
 
 def run(args):
@@ -147,15 +184,22 @@ def check_positive(args, names):
 
 def run_mt(args):
     check_positive(args, ("num_beams", "batch_size", "max_sentences"))
-    sources, references = parallel_text.read_parallel_text(args.source, args.target,
-                                                           args.max_sentences)
+    dataset, split = dataset_split(args, {"--source": args.source, "--target": args.target})
+    if dataset:
+        sources, references = datasets.translation_pairs(dataset, split,
+                                                         origin=args.dataset_origin)
+        sources, references = sources[:args.max_sentences], references[:args.max_sentences]
+    else:
+        sources, references = parallel_text.read_parallel_text(args.source, args.target,
+                                                               args.max_sentences)
     seq2seq_lm = translate.load_seq2seq_lm(args.preset)
     hypotheses = translate.translate(seq2seq_lm, sources, num_beams=args.num_beams,
                                      batch_size=args.batch_size, progress=bool(args.verbose))
     if args.hypotheses:
         translate.write_lines(args.hypotheses, hypotheses)
-    return {"preset": args.preset, "source": args.source, "target": args.target,
-            "num_beams": args.num_beams, "hypotheses": args.hypotheses,
+    data = ({"dataset": dataset, "split": split} if dataset else
+            {"source": args.source, "target": args.target})
+    return {"preset": args.preset, **data, "num_beams": args.num_beams, "hypotheses": args.hypotheses,
             **translate.corpus_scores(hypotheses, references)}
 
 
@@ -213,14 +257,17 @@ def load_causal_lm(preset, flag="--preset"):
 
 def run_lm(args):
     check_positive(args, ("sequence_length", "batch_size", "max_tokens"))
-    documents = text.read_documents(args.text, args.format)
+    dataset, split = dataset_split(args, {"--text": args.text})
+    documents = (datasets.text_documents(dataset, split, origin=args.dataset_origin) if dataset
+                 else text.read_documents(args.text, args.format))
     causal_lm = load_causal_lm(args.preset)
     tokenizer = causal_lm.preprocessor.tokenizer
     tokens, _ = text.tokenize_documents(documents, tokenizer)
     if args.max_tokens:
         tokens = tokens[:args.max_tokens]
     length = args.sequence_length or causal_lm.preprocessor.sequence_length
-    results = {"preset": args.preset, "text": args.text, "sequence_length": length,
+    data = {"dataset": dataset, "split": split} if dataset else {"text": args.text}
+    results = {"preset": args.preset, **data, "sequence_length": length,
                "tokens": int(len(tokens))}
     progress = bool(args.verbose)
     if "sliding-window" in args.protocols:

@@ -1,14 +1,16 @@
 """`fwp-train lm`: language modelling (the paper's Sec. 6.3) on `model.fit`.
 
-    fwp-train lm --train ../shared/data/wikitext-2/wiki.valid.tokens --tokenizer word \
-        --model delta_net --sequence-length 256 --output-dir runs/lm
+    fwp-train lm --dataset shakespeare --tokenizer sentencepiece --model delta_net \
+        --output-dir runs/lm
+    fwp-train lm --train my_corpus.txt --model delta_net --output-dir runs/my_lm
 
-Text files (plain text, or WikiText's `wiki.*.tokens`) become one token stream, cut into
+A provided dataset (`--dataset`: its train split, validated on its validation split) or text
+files (`--train`: plain text, or WikiText's `wiki.*.tokens`) become one token stream, cut into
 segments of `--sequence-length` tokens: shuffled independent segments by default (Table 2),
 or `--carry-state`: `--batch-size` contiguous streams with each row's fast weights carried to
-its next segment (Table 4; `carried_state.py`). Without `--validation`, the last
-`--validation-fraction` of the stream is held out. `fwp-evaluate lm` then measures the
-paper's two perplexity protocols on any text.
+its next segment (Table 4; `carried_state.py`). Text files without `--validation` hold out the
+last `--validation-fraction` of the stream. `fwp-evaluate lm` then measures the paper's two
+perplexity protocols on any text.
 """
 
 import math
@@ -18,12 +20,17 @@ import keras
 import numpy as np
 from keras_hub.src.utils import preset_utils
 
-from fwp_keras import zoo
+from fwp_keras import datasets, zoo
 from fwp_keras.training import evaluate
 from fwp_keras.training.carried_state import CarriedStateLM
 from fwp_keras.training.datasets import text
-from fwp_keras.training.model_arguments import add_model_arguments, build_backbone
+from fwp_keras.training.model_arguments import (
+    add_model_arguments,
+    add_origin_argument,
+    build_backbone,
+)
 from fwp_keras.training.training_run import TrainingRun
+from fwp_keras.zoo.fast_weight.tokenizer_training import lines_dataset
 
 MODELS = {
     "linear_transformer": zoo.LinearTransformerCausalLM,
@@ -36,13 +43,18 @@ TOKENIZERS = ("word", "sentencepiece")
 
 
 def add_arguments(parser):
-    data = parser.add_argument_group("data")
-    data.add_argument("--train", nargs="+", required=True, help="training text files")
+    data = parser.add_argument_group("data (a provided --dataset, or --train files)")
+    data.add_argument("--dataset", choices=datasets.TEXT_DATASETS,
+                      help="a provided corpus (fwp_keras.datasets): train on its train split, "
+                           "validate on its validation split")
+    add_origin_argument(data)
+    data.add_argument("--train", nargs="+", help="training text files")
     data.add_argument("--validation", nargs="+", help="validation text files")
     data.add_argument("--validation-fraction", type=float, default=0.1,
-                      help="without --validation: the tail of the stream held out (0.1)")
+                      help="with --train and no --validation: the tail of the stream held out")
     data.add_argument("--format", choices=text.FORMATS, default="auto",
-                      help="'wikitext' for wiki.*.tokens (auto: by the file name)")
+                      help="of --train files: 'wikitext' for wiki.*.tokens (auto: by the "
+                           "file name)")
     data.add_argument("--tokenizer", default="word",
                       help="'word' or 'sentencepiece' (trained on --train), or a tokenizer "
                            "preset directory; a --model preset brings its own")
@@ -73,6 +85,14 @@ def check_arguments(args, distribution):
         if getattr(args, name) < 1:
             raise ValueError(f"`--{name.replace('_', '-')}` must be an integer >= 1. "
                              f"Received: {getattr(args, name)}")
+    if (args.dataset is None) == (args.train is None):
+        raise ValueError("Give the training text either as `--dataset` (one of "
+                         f"{list(datasets.TEXT_DATASETS)}) or as `--train` files, not "
+                         f"{'both' if args.dataset else 'neither'}.")
+    if args.dataset and args.validation:
+        raise ValueError(f"`--validation`: --dataset {args.dataset} validates on its own "
+                         f"{datasets.validation_split(args.dataset)!r} split; give "
+                         "--validation with --train files only.")
     if not 0 < args.validation_fraction < 1 and not args.validation:
         raise ValueError("`--validation-fraction` must be in (0, 1). "
                          f"Received: {args.validation_fraction}")
@@ -89,10 +109,10 @@ def check_arguments(args, distribution):
     distribution.check_batch_size(args.batch_size)
 
 
-def load_or_build(args, output_dir):
+def load_or_build(args, output_dir, train_documents):
     """`(causal_lm, tokenizer)`: a preset's, or a new model of `--model`'s family on the
-    run's tokenizer (trained once and kept in the output directory: a resumed run reads it
-    back instead of training it again)."""
+    run's tokenizer (trained on `train_documents` once and kept in the output directory: a
+    resumed run reads it back instead of training it again)."""
     if args.model not in MODELS:
         causal_lm = evaluate.load_causal_lm(args.model, "--model")
         return causal_lm, causal_lm.preprocessor.tokenizer
@@ -102,10 +122,11 @@ def load_or_build(args, output_dir):
     elif os.path.isdir(args.tokenizer):
         tokenizer = zoo.load_tokenizer(args.tokenizer)
     elif args.tokenizer == "word":
-        tokenizer = zoo.train_word_level_tokenizer(args.train,
+        tokenizer = zoo.train_word_level_tokenizer(lines_dataset(train_documents),
                                                    max_vocabulary_size=args.vocabulary_size)
     else:
-        tokenizer = zoo.train_sentence_piece_tokenizer(args.train, args.vocabulary_size)
+        tokenizer = zoo.train_sentence_piece_tokenizer(lines_dataset(train_documents),
+                                                       args.vocabulary_size)
     if not os.path.isdir(saved):
         tokenizer.save_to_preset(saved)
     cls = MODELS[args.model]
@@ -115,8 +136,12 @@ def load_or_build(args, output_dir):
 
 
 def read_documents(args):
-    """`(train, validation)` documents (validation None without `--validation`), read before
-    anything else so that a bad file fails first."""
+    """`(train, validation)` documents (validation None for `--train` files without
+    `--validation`), read before anything else so that bad data fails first."""
+    if args.dataset:
+        return tuple(datasets.text_documents(args.dataset, split, origin=args.dataset_origin)
+                     for split in ("train", datasets.validation_split(args.dataset)))
+
     def read(flag, paths):
         try:
             return text.read_documents(paths, args.format)
@@ -125,6 +150,15 @@ def read_documents(args):
 
     return (read("--train", args.train),
             read("--validation", args.validation) if args.validation else None)
+
+
+def data_record(args):
+    """What the run trained and validated on, for the preset's metadata."""
+    if args.dataset:
+        return {"dataset": args.dataset, "train": "train",
+                "validation": datasets.validation_split(args.dataset)}
+    return {"train": args.train, "validation": args.validation
+            or f"the last {args.validation_fraction:g} of --train"}
 
 
 def token_streams(args, documents, tokenizer):
@@ -138,7 +172,7 @@ def token_streams(args, documents, tokenizer):
             (tokens[cut:], np.concatenate([[0], starts[starts > cut] - cut])))
 
 
-def datasets(args, train, validation, start_step):
+def batches(args, train, validation, start_step):
     length, batch = args.sequence_length, args.batch_size
     minimum = batch * (length + 1) + 1
     if len(validation[0]) < minimum:
@@ -180,7 +214,7 @@ def run(args, distribution):
                             max_steps=args.max_steps, patience_steps=args.patience_steps,
                             flags=args.flags)
     with distribution.scope():
-        causal_lm, tokenizer = load_or_build(args, train_run.output_dir)
+        causal_lm, tokenizer = load_or_build(args, train_run.output_dir, documents[0])
         preprocessor, causal_lm.preprocessor = causal_lm.preprocessor, None  # data is ids
         model = CarriedStateLM(causal_lm, args.batch_size) if args.carry_state else causal_lm
         schedule = keras.optimizers.schedules.CosineDecay(
@@ -188,7 +222,7 @@ def run(args, distribution):
             warmup_steps=args.warmup_steps, alpha=0.1)
         compile_for_training(model, schedule, args.clip_norm)
     train, validation = token_streams(args, documents, tokenizer)
-    data, evaluation = datasets(args, train, validation, train_run.start_step)
+    data, evaluation = batches(args, train, validation, train_run.start_step)
     first = next(iter(evaluation))[0]
     if not model.built:  # the backup restores into built models only
         model(first)
@@ -200,8 +234,7 @@ def run(args, distribution):
     steps = len(history) * args.eval_every
     train_run.save_preset(
         causal_lm, command=getattr(args, "command", None), steps=steps,
-        data={"train": args.train, "validation": args.validation
-              or f"the last {args.validation_fraction:g} of --train"},
+        data=data_record(args),
         metrics={"validation_loss": final["loss"],
                  "validation_perplexity": math.exp(final["loss"])})
     plot = train_run.plot_learning_curves(

@@ -1,6 +1,15 @@
 """The model flags `fwp-train lm` and `fwp-train mt` share, and the backbone they build."""
 
 
+def add_origin_argument(group):
+    """`--dataset-origin`: where a provided dataset's published files are, for a mirror or a
+    machine without network access (`fwp_keras.datasets`' `origin=`)."""
+    group.add_argument("--dataset-origin",
+                       help="a URL or local folder holding the dataset's published files "
+                            "(default: the copy shipped in the package, else the corpus's "
+                            "public source; downloads are cached under $KERAS_HOME)")
+
+
 def add_model_arguments(parser, models, kind, num_layers, hidden_dim, intermediate_dim):
     """The "model" group: `--model` (a family of `models` or a `kind` preset), the sizes (with
     these defaults) and each family's own knob."""

@@ -10,7 +10,7 @@ Stops, as in the paper, when the evaluation loss (20 sequences x all S queries) 
 import keras
 
 from fwp_keras.layers import feature_maps
-from fwp_keras.training.datasets import retrieval_dataset, retrieval_evaluation_data
+from fwp_keras.datasets.retrieval import retrieval_dataset, retrieval_evaluation_data
 from fwp_keras.training.training_run import TrainingRun
 from fwp_keras.zoo import AssociativeRetrievalModel, squared_error
 

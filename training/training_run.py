@@ -16,7 +16,8 @@ An epoch here is one evaluation interval (`steps_per_epoch` training steps on an
 step-indexed dataset). A run started again with the same command reads the backup's epoch,
 builds its data from the step after it, and drops the log rows of epochs it will redo, so it
 ends as the uninterrupted run would (`tests/training/resume_test.py`). A command of other flags
-(but `--verbose` and `--diagnostics-every`, which change no weight) is an error, not a resume.
+(but `--verbose`, `--diagnostics-every` and `--dataset-origin`, which change no weight) is an
+error, not a resume.
 """
 
 import csv
@@ -40,7 +41,8 @@ from fwp_keras.zoo.presets import read_json_file, record_training, write_json
 
 FLAGS_FILE = "flags.json"
 # What a resumed run may change: none of these changes what it trains.
-FLAGS_A_RESUME_MAY_CHANGE = ("output_dir", "verbose", "diagnostics_every", "command")
+FLAGS_A_RESUME_MAY_CHANGE = ("output_dir", "verbose", "diagnostics_every", "command",
+                             "dataset_origin")
 
 
 def run_flags(args):

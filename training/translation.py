@@ -1,10 +1,11 @@
 """`fwp-train mt`: translation (the paper's Sec. 6.2) on `model.fit`.
 
-    fwp-train mt --source ../shared/data/multi30k/train.en --target ../shared/data/multi30k/train.de \
-        --validation-source ../shared/data/multi30k/val.en \
-        --validation-target ../shared/data/multi30k/val.de --model delta_net --output-dir runs/mt
+    fwp-train mt --dataset multi30k --model delta_net --output-dir runs/mt
+    fwp-train mt --source train.en --target train.de --validation-source val.en \
+        --validation-target val.de --model delta_net --output-dir runs/my_mt
 
-Aligned files become token-count batches bucketed by length (`datasets/parallel_text.py`) on a
+A provided dataset (`--dataset`: its train and validation splits) or aligned files become
+token-count batches bucketed by length (`datasets/parallel_text.py`) on a
 joint SentencePiece vocabulary of both sides, trained with keras-hub's trainer on the training
 files (or `--tokenizer DIR`). The Transformer recipe, scaled to the machine: Adam (0.9, 0.98,
 1e-9), linear warm-up then inverse-square-root decay, label smoothing 0.1, dropout 0.1. The
@@ -18,13 +19,18 @@ import keras
 import keras_hub
 from keras_hub.src.utils import preset_utils
 
-from fwp_keras import zoo
+from fwp_keras import datasets, zoo
 from fwp_keras.training import translate as translation
 from fwp_keras.training.datasets import parallel_text
 from fwp_keras.training.label_smoothing import SparseLabelSmoothingCrossentropy
 from fwp_keras.training.schedules import InverseSquareRootDecay
-from fwp_keras.training.model_arguments import add_model_arguments, build_backbone
+from fwp_keras.training.model_arguments import (
+    add_model_arguments,
+    add_origin_argument,
+    build_backbone,
+)
 from fwp_keras.training.training_run import TrainingRun
+from fwp_keras.zoo.fast_weight.tokenizer_training import lines_dataset
 
 MODELS = {
     "linear_transformer": zoo.LinearTransformerSeq2SeqLM,
@@ -36,11 +42,15 @@ MODELS = {
 
 
 def add_arguments(parser):
-    data = parser.add_argument_group("data")
-    data.add_argument("--source", required=True, help="training sources, one a line")
-    data.add_argument("--target", required=True, help="training targets, aligned by line")
-    data.add_argument("--validation-source", required=True)
-    data.add_argument("--validation-target", required=True)
+    data = parser.add_argument_group("data (a provided --dataset, or aligned files)")
+    data.add_argument("--dataset", choices=datasets.TRANSLATION_DATASETS,
+                      help="a provided corpus (fwp_keras.datasets): train on its train split, "
+                           "validate on its validation split")
+    add_origin_argument(data)
+    data.add_argument("--source", help="training sources, one a line")
+    data.add_argument("--target", help="training targets, aligned by line")
+    data.add_argument("--validation-source")
+    data.add_argument("--validation-target")
     data.add_argument("--max-pairs", type=int, help="use only the first this many training pairs")
     data.add_argument("--tokenizer", default="sentencepiece",
                       help="'sentencepiece' (trained on --source and --target) or a tokenizer "
@@ -69,7 +79,21 @@ def add_arguments(parser):
     evaluation.add_argument("--translate-batch-size", type=int, default=64)
 
 
+FILE_FLAGS = ("source", "target", "validation_source", "validation_target")
+
+
 def check_arguments(args):
+    given = [f"--{name.replace('_', '-')}" for name in FILE_FLAGS if getattr(args, name)]
+    if args.dataset and given:
+        raise ValueError(f"Give the data either as `--dataset` or as files, not both: "
+                         f"--dataset {args.dataset} with {', '.join(given)}.")
+    if not args.dataset and len(given) < len(FILE_FLAGS):
+        missing = [f"--{name.replace('_', '-')}" for name in FILE_FLAGS
+                   if not getattr(args, name)]
+        raise ValueError("Give the data as `--dataset` (one of "
+                         f"{list(datasets.TRANSLATION_DATASETS)}) or as the four files "
+                         f"--source, --target, --validation-source, --validation-target; "
+                         f"missing: {', '.join(missing)}.")
     for name in ("vocabulary_size", "num_layers", "hidden_dim", "num_heads", "intermediate_dim",
                  "max_tokens", "max_steps", "eval_every", "nu", "num_features", "num_beams",
                  "warmup_steps", "encoder_sequence_length", "decoder_sequence_length",
@@ -77,6 +101,8 @@ def check_arguments(args):
         if getattr(args, name) < 1:
             raise ValueError(f"`--{name.replace('_', '-')}` must be an integer >= 1. "
                              f"Received: {getattr(args, name)}")
+    if args.max_pairs is not None and args.max_pairs < 1:
+        raise ValueError(f"`--max-pairs` must be an integer >= 1. Received: {args.max_pairs}")
     if args.model not in MODELS and not os.path.exists(args.model) and \
             args.model not in preset_utils.BUILTIN_PRESETS:
         raise ValueError(f"`--model` must be one of {sorted(MODELS)}, a preset name or a "
@@ -87,6 +113,14 @@ def check_arguments(args):
 
 
 def read_data(args):
+    """`((sources, targets), (validation sources, validation targets))`."""
+    if args.dataset:
+        train = datasets.translation_pairs(args.dataset, "train", origin=args.dataset_origin)
+        if args.max_pairs is not None:
+            train = tuple(side[:args.max_pairs] for side in train)
+        return train, datasets.translation_pairs(
+            args.dataset, datasets.validation_split(args.dataset), origin=args.dataset_origin)
+
     def read(source, target, flags, max_pairs=None):
         try:
             return parallel_text.read_parallel_text(source, target, max_pairs)
@@ -98,9 +132,10 @@ def read_data(args):
                  "`--validation-source` / `--validation-target`"))
 
 
-def load_or_build(args, output_dir):
+def load_or_build(args, output_dir, sources, targets):
     """`seq2seq_lm`: a preset's, or a new model of `--model`'s family on the run's joint
-    vocabulary (trained once and kept in the output directory, for a resumed run)."""
+    vocabulary (trained on `sources` and `targets` once and kept in the output directory,
+    for a resumed run)."""
     if args.model not in MODELS:
         return keras_hub.models.Seq2SeqLM.from_preset(args.model)
     saved = os.path.join(output_dir, "tokenizer")
@@ -109,7 +144,7 @@ def load_or_build(args, output_dir):
     if os.path.isdir(saved) or os.path.isdir(args.tokenizer):
         tokenizer = zoo.load_tokenizer(saved if os.path.isdir(saved) else args.tokenizer)
     else:
-        proto = zoo.train_sentence_piece_tokenizer([args.source, args.target],
+        proto = zoo.train_sentence_piece_tokenizer(lines_dataset([sources, targets]),
                                                    args.vocabulary_size).proto
         tokenizer = tokenizer_cls(proto=proto)
     if not os.path.isdir(saved):
@@ -128,7 +163,7 @@ def run(args, distribution):
                             steps_per_epoch=args.eval_every, max_steps=args.max_steps,
                             patience_steps=args.patience_steps, flags=args.flags)
     with distribution.scope():
-        seq2seq_lm = load_or_build(args, train_run.output_dir)
+        seq2seq_lm = load_or_build(args, train_run.output_dir, sources, targets)
         preprocessor, seq2seq_lm.preprocessor = seq2seq_lm.preprocessor, None  # data is ids
         seq2seq_lm.compile(
             optimizer=keras.optimizers.Adam(
@@ -170,8 +205,10 @@ def run(args, distribution):
                "validation_chrf": scores["chrf"], "num_beams": args.num_beams}
     train_run.save_preset(
         seq2seq_lm, command=getattr(args, "command", None), steps=steps,
-        data={"train": [args.source, args.target],
-              "validation": [args.validation_source, args.validation_target]},
+        data=({"dataset": args.dataset, "train": "train",
+               "validation": datasets.validation_split(args.dataset)} if args.dataset else
+              {"train": [args.source, args.target],
+               "validation": [args.validation_source, args.validation_target]}),
         metrics=metrics)
     plot = train_run.plot_learning_curves(("loss", "accuracy"),
                                           title=f"{args.model}, translation")

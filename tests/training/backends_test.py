@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
-HAMLET = os.path.join(DATA, "shakespeare", "hamlet_gut.txt")
+import corpus_files
+
+HAMLET = corpus_files.shakespeare_work("hamlet")
 
 
 def fwp_train(backend, output_dir, *argv):

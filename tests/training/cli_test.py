@@ -9,14 +9,15 @@ import keras
 import numpy as np
 import pytest
 
+import corpus_files
+
 from fwp_keras.training import cli
 from fwp_keras.training.callbacks import ResumableBackup
-from fwp_keras.training.datasets import retrieval_evaluation_data
+from fwp_keras.datasets.retrieval import retrieval_evaluation_data
 from fwp_keras.zoo import AssociativeRetrievalModel, squared_error
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
-HAMLET = os.path.join(DATA, "shakespeare", "hamlet_gut.txt")
-MACBETH = os.path.join(DATA, "shakespeare", "macbeth_gut.txt")
+HAMLET = corpus_files.shakespeare_work("hamlet")
+MACBETH = corpus_files.shakespeare_work("macbeth")
 TINY_LM = ["--tokenizer", "word", "--vocabulary-size", "500", "--num-layers", "1",
            "--hidden-dim", "16", "--num-heads", "2", "--intermediate-dim", "32",
            "--sequence-length", "16", "--batch-size", "4", "--eval-every", "10",
@@ -107,6 +108,11 @@ def test_lm_run_writes_a_preset_that_fwp_evaluate_measures(tmp_path, carry_state
     (["--train", HAMLET, "--clip-norm", "-1"], "`--clip-norm` must be a number > 0"),
     (["--train", HAMLET, "--model", "delta_net_multi30k_en_de"], "is a translation model"),
     (["--train", HAMLET, "--model", "{missing}"], "is not a CausalLM preset"),
+    (["--dataset", "shakespeare", "--train", HAMLET], "as `--train` files, not both"),
+    ([], "as `--train` files, not neither"),
+    (["--dataset", "shakespeare", "--validation", HAMLET], "validates on its own 'validation'"),
+    (["--dataset", "wikitext-103", "--dataset-origin", "{missing}"],
+     "Could not download wikitext-103's wikitext-103-v1.zip from file://"),
 ])
 def test_lm_bad_input_fails_before_training(tmp_path, capsys, argv, message):
     empty = tmp_path / "empty.txt"
@@ -117,6 +123,30 @@ def test_lm_bad_input_fails_before_training(tmp_path, capsys, argv, message):
     assert message in capsys.readouterr().err
     assert not os.path.exists(output_dir / "log.csv")
     assert not os.path.exists(output_dir / "flags.json")  # a fixed command may start it
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--dataset", "shakespeare", "--split", "valid"], "`--split` must be one of ['train', "),
+    (["--split", "test", "--text", "{macbeth}"], "`--split` 'test' needs --dataset"),
+    (["--dataset", "shakespeare", "--text", "{macbeth}"], "Give --dataset or --text, not both"),
+    ([], "Give the text as --dataset NAME (--split SPLIT) or as --text"),
+])
+def test_evaluate_lm_data_flags_are_checked(capsys, argv, message):
+    argv = [a.replace("{macbeth}", MACBETH) for a in argv]
+    assert cli.evaluate_main(["lm", "--preset", "delta_net_shakespeare", *argv,
+                              "--verbose", "0"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_evaluate_lm_on_a_provided_split_is_the_same_as_on_its_file(capsys):
+    measured = []
+    for data in (["--dataset", "shakespeare", "--split", "test"], ["--text", MACBETH]):
+        assert cli.evaluate_main(["lm", "--preset", "delta_net_shakespeare", *data,
+                                  "--max-tokens", "80", "--protocols", "sliding-window",
+                                  "--verbose", "0"]) == 0
+        measured.append(json.loads(capsys.readouterr().out))
+    assert measured[0]["dataset"] == "shakespeare" and measured[0]["split"] == "test"
+    assert measured[0]["sliding_window"] == measured[1]["sliding_window"]
 
 
 def test_evaluating_a_translation_preset_as_a_language_model_is_a_clear_error(capsys):

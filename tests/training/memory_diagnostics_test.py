@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from fwp_keras.training.callbacks import MemoryDiagnostics, memory_model
-from fwp_keras.training.datasets import retrieval_dataset, text
+from fwp_keras.datasets.retrieval import retrieval_dataset
+from fwp_keras.training.datasets import text
 from fwp_keras.zoo import AssociativeRetrievalModel, squared_error
 from training_utils import VOCABULARY, tiny_lm, to_np
 

@@ -100,15 +100,15 @@ def test_bad_grid_is_a_clear_error(tmp_path, capsys):
 
 
 def test_lm_on_a_tiny_budget_splits_wikitext_by_article_and_evaluates_both_protocols(tmp_path):
+    from fwp_keras.datasets import wikitext
     from fwp_keras.training.datasets import text
 
-    report = reproduce("lm", tmp_path, "--corpus", "wikitext", "--models", "delta_net",
+    report = reproduce("lm", tmp_path, "--corpus", "wikitext-2-valid", "--models", "delta_net",
                        "--vocabulary-size", "300", "--sequence-length", "16",
                        "--batch-size", "4", "--max-steps", "10", "--eval-every", "10",
-                       "--max-eval-tokens", "100", report="lm_wikitext")
+                       "--max-eval-tokens", "100", report="lm_wikitext-2-valid")
     # The three splits are the source's articles, in order, each in exactly one split.
-    source = text.read_documents(os.path.join(runs.SHARED_DATA, "wikitext-2",
-                                              "wiki.valid.tokens"))
+    source = wikitext.documents("valid")
     splits = [text.read_documents(str(tmp_path / "data" / f"wiki.{name}.tokens"))
               for name in ("train", "valid", "test")]
     assert sum(splits, []) == source and all(splits)

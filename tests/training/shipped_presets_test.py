@@ -1,5 +1,5 @@
 """Every shipped preset: loads offline by name, measures its recorded check again (an
-`fwp-evaluate` command on a fixed slice of `../shared/data`) within its tolerance, gives the
+`fwp-evaluate` command on a fixed slice of a provided dataset) within its tolerance, gives the
 same outputs twice, and keeps to the size budget (a few MB each, 60 MB in all)."""
 
 import os
@@ -11,7 +11,6 @@ import pytest
 from fwp_keras import zoo
 from fwp_keras.training.reproduce import runs, shipping
 
-DATA = runs.SHARED_DATA
 SHIPPED = shipping.shipped_presets()  # {name: (directory, metadata)}
 MAX_PRESET_MB, MAX_TOTAL_MB = 8, 60
 
@@ -46,7 +45,7 @@ def outputs(model):
         return model.generate(["A man is riding a bicycle down the street."], max_length=12)
     if isinstance(model, keras_hub.models.CausalLM):
         return np.asarray(model.generate(["To be, or not"], max_length=12))
-    from fwp_keras.training.datasets import retrieval_evaluation_data
+    from fwp_keras.datasets.retrieval import retrieval_evaluation_data
 
     inputs, _ = retrieval_evaluation_data(model.num_keys, 2, num_sequences=2)
     return model.predict({k: np.asarray(v) for k, v in inputs.items()}, verbose=0)
@@ -58,7 +57,7 @@ def test_shipped_preset_reproduces_its_recorded_check(name):
     for key in ("command", "data", "steps", "train_minutes", "metrics", "check"):
         assert key in training, f"{name}: metadata.json's training record lacks {key!r}"
     check = training["check"]
-    value = shipping.measure(check, name, DATA)
+    value = shipping.measure(check, name)
     np.testing.assert_allclose(value, check["value"], rtol=check["tolerance"], atol=1e-6)
     model = load(name)
     first, second = outputs(model), outputs(model)

@@ -10,19 +10,18 @@ import sys
 import numpy as np
 import pytest
 
+from fwp_keras.datasets import multi30k
 from fwp_keras.training import cli, translate
 from fwp_keras.training.label_smoothing import SparseLabelSmoothingCrossentropy
 from fwp_keras.training.schedules import InverseSquareRootDecay
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "multi30k")
 SACREBLEU = os.path.join(os.path.dirname(sys.executable), "sacrebleu")
 
 
 def twenty_pairs(tmp_path):
     paths = []
-    for language in ("en", "de"):
-        with open(os.path.join(DATA, f"train.{language}"), encoding="utf-8") as file:
-            lines = file.read().splitlines()[:20]
+    for language, sentences in zip(multi30k.LANGUAGES, multi30k.load_data("train")):
+        lines = sentences[:20]
         path = tmp_path / f"pairs.{language}"
         path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         paths.append(str(path))
@@ -86,8 +85,7 @@ def sacrebleu_cli(metric, reference, hypotheses):
 
 
 def test_bleu_is_sacrebleus_and_100_for_the_reference_itself(tmp_path):
-    with open(os.path.join(DATA, "val.de"), encoding="utf-8") as file:
-        references = file.read().splitlines()[:30]
+    references = multi30k.load_data("val")[1][:30]
     rng = np.random.default_rng(0)
     hypotheses = []
     for line in references:  # drop and swap words: a partly right translation
@@ -141,3 +139,20 @@ def test_bad_arguments_are_clear_errors(tmp_path, capsys):
     assert "not aligned" in capsys.readouterr().err
     assert cli.translate_main(["--preset", str(tmp_path / "nothing")]) == 2
     assert "is not a Seq2SeqLM preset" in capsys.readouterr().err
+    assert train_tiny(tmp_path, source, target, "--dataset", "multi30k") == 2
+    assert "either as `--dataset` or as files, not both" in capsys.readouterr().err
+    assert cli.train(["mt", "--source", source, "--output-dir", str(tmp_path / "r")]) == 2
+    assert "missing: --target, --validation-source, --validation-target" in \
+        capsys.readouterr().err
+    assert cli.evaluate_main(["mt", "--preset", "delta_net_multi30k_en_de", "--dataset",
+                              "multi30k", "--split", "test"]) == 2
+    assert "`--split` must be one of ['train', 'val', 'test2016'" in capsys.readouterr().err
+
+
+def test_evaluate_mt_reads_a_provided_split(capsys):
+    assert cli.evaluate_main(["mt", "--preset", "delta_net_multi30k_en_de", "--dataset",
+                              "multi30k", "--max-sentences", "3", "--num-beams", "1",
+                              "--verbose", "0"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["dataset"] == "multi30k" and scores["split"] == "val"
+    assert scores["sentences"] == 3 and 0 <= scores["bleu"] <= 100

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import zoo_utils as zu
-from fwp_keras.training.reproduce import runs, shipping
+from fwp_keras.training.reproduce import shipping
 from fwp_keras.zoo import presets
 
 
@@ -15,5 +15,5 @@ from fwp_keras.zoo import presets
 @pytest.mark.parametrize("name", ["delta_net_shakespeare", "retrieval_setting2_s20_delta_dpfp1"])
 def test_shipped_preset_reproduces_its_recorded_check_on_this_backend(name):
     check = presets.preset_utils.BUILTIN_PRESETS[name]["metadata"]["training"]["check"]
-    np.testing.assert_allclose(shipping.measure(check, name, runs.SHARED_DATA), check["value"],
+    np.testing.assert_allclose(shipping.measure(check, name), check["value"],
                                rtol=check["tolerance"], atol=1e-6)

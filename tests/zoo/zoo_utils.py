@@ -12,12 +12,12 @@ _TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _TESTS not in sys.path:  # conftest.py does this too
     sys.path.insert(0, _TESTS)
 
+import corpus_files  # noqa: E402
 from fwp_keras import zoo  # noqa: E402
+from fwp_keras.datasets import shakespeare  # noqa: E402
 
 BACKEND = keras.backend.backend()
-DATA = os.path.join(_TESTS, "..", "..", "shared", "data")
-SHAKESPEARE = os.path.join(DATA, "shakespeare")
-WIKITEXT = os.path.join(DATA, "wikitext-2", "wiki.valid.tokens")
+WIKITEXT = corpus_files.wikitext_2_valid()
 VOCABULARY = 61  # not a multiple of anything: catches vocabularies mixed up with widths
 TOL = 1e-5
 
@@ -82,8 +82,7 @@ def sentence_piece_tokenizer(vocabulary_size=120, cls=zoo.FastWeightTokenizer):
 def _sentence_piece_proto(vocabulary_size):
     path = os.path.join(_cache_dir(), f"macbeth_{vocabulary_size}.txt")
     if not os.path.exists(path):
-        with open(os.path.join(SHAKESPEARE, "macbeth_gut.txt"), encoding="utf-8") as source:
-            lines = [line for line in source.read().splitlines() if line.strip()][:1500]
+        lines = shakespeare.documents("test")[0][:1500]  # Macbeth
         partial = f"{path}.{os.getpid()}"  # then renamed: parallel test workers share the file
         with open(partial, "w", encoding="utf-8") as target:
             target.write("\n".join(lines))

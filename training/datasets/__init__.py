@@ -1,6 +1,3 @@
-"""Provided datasets (`tf.data`, seeded): the Sec. 6.1 retrieval settings and text streams."""
-
-from fwp_keras.training.datasets.retrieval import (
-    retrieval_dataset,
-    retrieval_evaluation_data,
-)
+"""The training pipelines' `tf.data` batches: text streams (`text.py`) and parallel text
+(`parallel_text.py`). The corpora themselves, and the Sec. 6.1 retrieval data, are
+`fwp_keras.datasets`."""

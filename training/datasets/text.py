@@ -18,15 +18,14 @@ uninterrupted run gets from `n` on.
 """
 
 import os
-import re
 
 import numpy as np
 import tensorflow as tf
 
 from fwp_keras import _validation as validation
+from fwp_keras.datasets.documents import FORMATS as DOCUMENT_FORMATS, split_documents
 
-FORMATS = ("auto", "text", "wikitext")
-_WIKITEXT_HEADING = re.compile(r"^ = [^=].* = $")
+FORMATS = ("auto", *DOCUMENT_FORMATS)
 
 
 def _format(path, format):
@@ -37,28 +36,20 @@ def _format(path, format):
 
 
 def read_documents(paths, format="auto"):
-    """The documents of `paths` (a path or a list), each a list of its non-empty lines."""
+    """The documents of `paths` (a path or a list), each a list of its non-empty lines: a
+    plain-text file is one document, a WikiText file one per article."""
     paths = [os.fspath(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
     if not paths:
         raise ValueError("No text files given: pass at least one.")
-    documents = []
+    found = []
     for path in paths:
         if not os.path.isfile(path):
             raise ValueError(f"Text file not found: {path!r}")
         with open(path, encoding="utf-8") as file:
-            lines = [line.rstrip("\n") for line in file]
-        if _format(path, format) == "text":
-            documents.append([line for line in lines if line.strip()])
-            continue
-        for line in lines:
-            if _WIKITEXT_HEADING.match(line) or not documents:
-                documents.append([])
-            if line.strip():
-                documents[-1].append(line.strip())
-    documents = [d for d in documents if d]
-    if not documents:
+            found += split_documents(file.read(), _format(path, format))
+    if not found:
         raise ValueError(f"No text in {paths}: the files are empty.")
-    return documents
+    return found
 
 
 def tokenize_documents(documents, tokenizer):

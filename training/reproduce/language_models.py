@@ -7,20 +7,23 @@ then `fwp-evaluate lm` on the validation and the test text with both protocols: 
 (Table 2; every model) and no truncation (Table 4: the whole text with the state carried; fast
 weight models only).
 
-- `--corpus shakespeare`: train on all of `shakespeare/` but Twelfth Night (validation) and
-  Macbeth (test).
-- `--corpus wikitext`: only WikiText-2's `wiki.valid.tokens` is here; its articles are split in
-  order, the first 80% of its words to train, the next 10% to validate, the last 10% to test
-  (written to `<output-dir>/data/wiki.{train,valid,test}.tokens`). The zoo's word-level
-  tokenizer keeps the data's `<unk>`.
+- `--corpus shakespeare`, `wikitext-2`, `wikitext-103`: the provided dataset
+  (`fwp_keras.datasets`) with its train, validation and test splits (Shakespeare: all works but
+  Twelfth Night, validation, and Macbeth, test).
+- `--corpus wikitext-2-valid`: only WikiText-2's `valid` split, which ships in the package (the
+  others download); its articles are split in order, the first 80% of its words to train, the
+  next 10% to validate, the last 10% to test (written to
+  `<output-dir>/data/wiki.{train,valid,test}.tokens`). The zoo's word-level tokenizer keeps the
+  data's `<unk>`.
 
     fwp-reproduce lm --corpus shakespeare --tokenizer sentencepiece --output-dir runs/lm_shakespeare
-    fwp-reproduce lm --corpus wikitext --output-dir runs/lm_wikitext
+    fwp-reproduce lm --corpus wikitext-2-valid --output-dir runs/lm_wikitext
 """
 
 import os
 
-from fwp_keras.training.datasets import text
+from fwp_keras import datasets
+from fwp_keras.datasets import wikitext
 from fwp_keras.training.evaluate import check_positive
 from fwp_keras.training.reproduce import runs
 from fwp_keras.zoo.presets import write_json
@@ -35,14 +38,14 @@ MODELS = (
     ("linear_transformer_carried", ["--model", "linear_transformer", "--carry-state"]),
     ("delta_net_carried", ["--model", "delta_net", "--carry-state"]),
 )
-SHAKESPEARE_HELD_OUT = {"validation": "twelfth_night_gut.txt", "test": "macbeth_gut.txt"}
-WIKITEXT_SPLITS = (("train", 0.8), ("valid", 0.9), ("test", 1.0))
+WIKITEXT_VALID_SPLITS = (("train", 0.8), ("valid", 0.9), ("test", 1.0))
+VALID_SPLIT_CORPUS = "wikitext-2-valid"
+TEST_SPLIT = "test"  # of every provided text dataset
 
 
 def add_arguments(parser):
-    parser.add_argument("--corpus", choices=("shakespeare", "wikitext"), required=True)
-    parser.add_argument("--data", default=runs.SHARED_DATA,
-                        help="the folder of shakespeare/ and wikitext-2/ (../shared/data)")
+    parser.add_argument("--corpus", choices=(*datasets.TEXT_DATASETS, VALID_SPLIT_CORPUS),
+                        required=True)
     parser.add_argument("--models", nargs="+", choices=[name for name, _ in MODELS],
                         default=[name for name, _ in MODELS])
     group = parser.add_argument_group("training (each run)")
@@ -59,26 +62,27 @@ def add_arguments(parser):
                        help="evaluate on the first this many tokens of each split (all)")
 
 
-def shakespeare_splits(args):
-    folder = os.path.join(args.data, "shakespeare")
-    if not os.path.isdir(folder):
-        raise ValueError(f"`--data` {args.data!r} has no shakespeare/ folder.")
-    held_out = set(SHAKESPEARE_HELD_OUT.values())
-    train = [os.path.join(folder, name) for name in sorted(os.listdir(folder))
-             if name.endswith(".txt") and name not in held_out]
-    return {"train": train, **{split: [os.path.join(folder, name)]
-                               for split, name in SHAKESPEARE_HELD_OUT.items()}}
+def data_flags(args):
+    """`{"train": fwp-train lm flags, "validation" / "test": fwp-evaluate lm flags}`."""
+    if args.corpus != VALID_SPLIT_CORPUS:
+        return {"train": ["--dataset", args.corpus],
+                **{split: ["--dataset", args.corpus, "--split", name] for split, name in (
+                    ("validation", datasets.validation_split(args.corpus)),
+                    ("test", TEST_SPLIT))}}
+    paths = wikitext_valid_splits(args)
+    return {"train": ["--train", *paths["train"], "--validation", *paths["validation"]],
+            **{split: ["--text", *paths[split]] for split in ("validation", "test")}}
 
 
-def wikitext_splits(args):
-    """`wiki.valid.tokens` cut between articles at 80% and 90% of its words."""
-    source = os.path.join(args.data, "wikitext-2", "wiki.valid.tokens")
-    articles = text.read_documents(source, "wikitext")
+def wikitext_valid_splits(args):
+    """WikiText-2's `valid` split cut between articles at 80% and 90% of its words."""
+    source = "WikiText-2 valid"
+    articles = wikitext.documents("valid")
     words = [sum(len(line.split()) for line in article) for article in articles]
     folder = os.path.join(args.output_dir, "data")
     os.makedirs(folder, exist_ok=True)
     paths, first, seen = {}, 0, 0
-    for split, fraction in WIKITEXT_SPLITS:
+    for split, fraction in WIKITEXT_VALID_SPLITS:
         last = first
         while last < len(articles) and (seen + words[last] <= fraction * sum(words)
                                         or last == first):
@@ -98,14 +102,13 @@ def wikitext_splits(args):
 def run(args):
     check_positive(args, ("vocabulary_size", "sequence_length", "batch_size", "max_steps",
                           "eval_every", "max_eval_tokens"))
-    splits = (shakespeare_splits if args.corpus == "shakespeare" else wikitext_splits)(args)
+    splits = data_flags(args)
     rows = runs.reported_runs(args.output_dir, f"lm_{args.corpus}", key=lambda row: row["name"],
                               tokenizer=args.tokenizer)
     for name, flags in MODELS:
         if name not in args.models:
             continue
-        argv = ["lm", "--train", *splits["train"], "--validation", *splits["validation"],
-                *flags, "--tokenizer", args.tokenizer,
+        argv = ["lm", *splits["train"], *flags, "--tokenizer", args.tokenizer,
                 "--vocabulary-size", str(args.vocabulary_size),
                 "--sequence-length", str(args.sequence_length),
                 "--batch-size", str(args.batch_size), "--max-steps", str(args.max_steps),
@@ -130,7 +133,7 @@ def evaluations(args, results, splits):
     protocols = ["sliding-window"] + (["no-truncation"] if results["model"] != "transformer"
                                       else [])
     for split in ("validation", "test"):
-        argv = ["lm", "--preset", results["preset"], "--text", *splits[split],
+        argv = ["lm", "--preset", results["preset"], *splits[split],
                 "--protocols", *protocols, "--batch-size", "64", "--verbose", "0"]
         if args.max_eval_tokens:
             argv += ["--max-tokens", str(args.max_eval_tokens)]

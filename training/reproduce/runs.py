@@ -10,9 +10,6 @@ import keras
 from fwp_keras.zoo.presets import read_json_file, write_json
 
 RESULTS_FILE = "results.json"
-# The project's data next to the checkout (`../shared/data`): the experiments' default.
-SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                                            "..", "..", "shared", "data"))
 
 
 def finished_results(output_dir):

@@ -2,13 +2,12 @@
 
     python -m fwp_keras.training.reproduce.shipping --run runs/translation/delta_net \\
         --name delta_net_multi30k_en_de --metric bleu -- \\
-        fwp-evaluate mt --source {data}/multi30k/val.en --target {data}/multi30k/val.de \\
-        --num-beams 1 --max-sentences 64
+        fwp-evaluate mt --dataset multi30k --split val --num-beams 1 --max-sentences 64
 
 (`--list` prints the shipped presets as a table) copies `<run>/preset` into the package folder of the preset's family
 (`zoo/<family>/presets/<name>/`, found from its backbone class) and adds to its
 `metadata.json`, under "training": the run's training time and final metrics, and the check, an
-`fwp-evaluate` command on a fixed slice of data (`{data}` stands for the data folder) with the
+`fwp-evaluate` command on a fixed slice of a provided dataset (`fwp_keras.datasets`) with the
 value it gave. `measure` runs a check again; the test of every shipped preset does
 (`tests/training/shipped_presets_test.py`).
 """
@@ -36,12 +35,12 @@ def preset_folder(preset_dir):
     return os.path.join(os.path.dirname(sys.modules[cls.__module__].__file__), "presets")
 
 
-def measure(check, preset, data_dir):
+def measure(check, preset):
     """Runs the check's `fwp-evaluate` command on `preset` (a name or a directory); returns
     the value of its metric (a dotted key of the results, e.g. `sliding_window.perplexity`)."""
     from fwp_keras.training import evaluate
 
-    argv = [arg.replace("{data}", data_dir) for arg in check["command"][1:]]
+    argv = list(check["command"][1:])
     argv[argv.index("--preset") + 1] = preset
     results = evaluate.run(evaluate.parser().parse_args(argv))
     for key in check["metric"].split("."):
@@ -49,7 +48,7 @@ def measure(check, preset, data_dir):
     return float(results)
 
 
-def ship(run_dir, name, metric, command, data_dir, tolerance):
+def ship(run_dir, name, metric, command, tolerance):
     """Ships `run_dir`'s preset as `name`: measured in a staging folder beside the shipped
     ones and renamed into place only when complete (a failure leaves any old one intact)."""
     if not name or os.sep in name or name.startswith("."):
@@ -71,14 +70,14 @@ def ship(run_dir, name, metric, command, data_dir, tolerance):
     shutil.copytree(source, staging)
     check = {"command": [*command[:2], "--preset", name, *command[2:]], "metric": metric,
              "tolerance": tolerance}
-    check["value"] = measure(check, staging, data_dir)
+    check["value"] = measure(check, staging)
     metadata = presets.read_json(staging, preset_utils.METADATA_FILE)
     training = metadata[presets.TRAINING_KEY]
     training["train_minutes"] = round(runs.training_minutes(results), 2)
+    # Numbers and words; no file of the machine that trained it (checkpoints, logs, plots).
     training["results"] = {key: value for key, value in results.items()
-                           if isinstance(value, (int, float, str)) and key not in (
-                               "output_dir", "checkpoints", "best_weights", "csv_log",
-                               "tensorboard", "preset", "plot", "memory_diagnostics")}
+                           if isinstance(value, (int, float)) or isinstance(value, str)
+                           and not os.path.isabs(value) and not os.path.exists(value)}
     training[CHECK_KEY] = check
     presets.write_metadata(staging, metadata)
     shutil.rmtree(destination, ignore_errors=True)
@@ -127,7 +126,6 @@ def main(argv=None):
     parser.add_argument("--metric", help="a dotted key of the check's results")
     parser.add_argument("--tolerance", type=float, default=1e-3,
                         help="relative, for the test that measures it again")
-    parser.add_argument("--data", default=runs.SHARED_DATA)
     parser.add_argument("check", nargs="*", help="the fwp-evaluate command, after --")
     args = parser.parse_args(argv)
     if args.list:
@@ -138,7 +136,7 @@ def main(argv=None):
             if not getattr(args, flag):
                 raise ValueError(f"`--{flag}` is required to ship a preset" if flag != "check"
                                  else "The check command is required, after --.")
-        destination, check = ship(args.run, args.name, args.metric, args.check, args.data,
+        destination, check = ship(args.run, args.name, args.metric, args.check,
                                   args.tolerance)
     except ValueError as error:
         print(f"shipping: error: {error}", file=sys.stderr)

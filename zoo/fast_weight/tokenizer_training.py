@@ -14,6 +14,7 @@ import os
 
 import keras
 import keras_hub
+import tensorflow as tf
 from keras_hub.src.utils import preset_utils
 
 from fwp_keras import _validation as validation
@@ -26,6 +27,9 @@ from fwp_keras.zoo.fast_weight.word_level_tokenizer import (
 
 
 def _check_files(files):
+    """`files` (text files, or a `tf.data.Dataset` of strings: one line each) checked."""
+    if isinstance(files, tf.data.Dataset):
+        return files
     files = [os.fspath(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
     if not files:
         raise ValueError("`files` is empty: pass at least one text file.")
@@ -35,10 +39,18 @@ def _check_files(files):
     return files
 
 
+def lines_dataset(documents):
+    """The lines of `documents` (lists of lines, as `fwp_keras.datasets` gives them) as the
+    `tf.data.Dataset` of strings the trainers take."""
+    return tf.data.Dataset.from_tensor_slices([line for document in documents
+                                               for line in document])
+
+
 def train_sentence_piece_tokenizer(files, vocabulary_size, model_type="unigram",
                                    lowercase=False):
-    """A `FastWeightTokenizer` trained on `files` with keras-hub's
-    `compute_sentence_piece_proto` (SentencePiece; `model_type` "unigram" or "bpe")."""
+    """A `FastWeightTokenizer` trained on `files` (text files, or a `tf.data.Dataset` of
+    lines) with keras-hub's `compute_sentence_piece_proto` (SentencePiece; `model_type`
+    "unigram" or "bpe")."""
     files = _check_files(files)
     vocabulary_size = validation.positive_integer("vocabulary_size", vocabulary_size)
     model_type = validation.one_of("model_type", model_type, ("unigram", "bpe", "word", "char"))
@@ -49,13 +61,14 @@ def train_sentence_piece_tokenizer(files, vocabulary_size, model_type="unigram",
     except RuntimeError as error:  # SentencePiece's trainer reports bad sizes as INTERNAL
         raise ValueError(
             f"SentencePiece could not train a vocabulary of vocabulary_size={vocabulary_size} "
-            f"on {files}: {error}"
+            f"on {'the given lines' if isinstance(files, tf.data.Dataset) else files}: {error}"
         ) from error
     return FastWeightTokenizer(proto=proto)
 
 
 def train_word_level_tokenizer(files, max_vocabulary_size=None, min_frequency=1):
-    """A `WordLevelTokenizer` whose vocabulary is the words of `files` (split at whitespace),
+    """A `WordLevelTokenizer` whose vocabulary is the words of `files` (text files, or a
+    `tf.data.Dataset` of lines; words split at whitespace),
     most frequent first, after the special tokens; `<unk>` keeps its id 1 wherever the data
     has it. `max_vocabulary_size` and `min_frequency` cut the rare words (they become <unk>)."""
     files = _check_files(files)

@@ -145,7 +145,12 @@ class WordLevelTokenizer(NamedPresets, keras_hub.tokenizers.Tokenizer):
 
 
 def count_words(files):
+    """Word counts of text files, or of a `tf.data.Dataset` of lines."""
     counts = collections.Counter()
+    if isinstance(files, tf.data.Dataset):
+        for line in files.as_numpy_iterator():
+            counts.update(line.decode("utf-8").split())
+        return counts
     for path in files:
         with open(path, encoding="utf-8") as file:
             for line in file:

@@ -92,3 +92,12 @@ def retrieval_evaluation_data(num_keys, setting, *, seed=0,
     setting = validation.one_of("setting", setting, SETTINGS)
     return retrieval_batch(seed, 0, num_keys=num_keys, setting=setting,
                            batch_size=num_sequences, all_queries=True, split=_EVALUATION)
+
+
+def load_data(num_keys, setting, *, seed=0, num_sequences=EVALUATION_SEQUENCES):
+    """`(inputs, targets)` as NumPy arrays: the evaluation set of `retrieval_evaluation_data`
+    (`inputs`: `{"keys", "values", "queries"}`; `targets`: `[num_sequences, S, S]` one-hot).
+    `retrieval_dataset` is the endless training stream, as `tf.data`."""
+    inputs, targets = retrieval_evaluation_data(num_keys, setting, seed=seed,
+                                                num_sequences=num_sequences)
+    return {name: value.numpy() for name, value in inputs.items()}, targets.numpy()

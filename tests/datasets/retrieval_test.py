@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fwp_keras.training.datasets import retrieval_dataset, retrieval_evaluation_data
+from fwp_keras.datasets.retrieval import retrieval_dataset, retrieval_evaluation_data
 
 
 def latest_values(keys, values, queries):
@@ -84,3 +84,14 @@ def test_batches_are_a_function_of_seed_and_step():
 def test_bad_arguments_name_themselves(arguments, message):
     with pytest.raises(ValueError, match=message):
         retrieval_dataset(**arguments)
+
+
+def test_load_data_is_the_evaluation_set_as_numpy():
+    from fwp_keras.datasets import retrieval
+
+    inputs, targets = retrieval.load_data(7, 2, seed=3, num_sequences=4)
+    expected_inputs, expected_targets = retrieval_evaluation_data(7, 2, seed=3, num_sequences=4)
+    assert isinstance(targets, np.ndarray) and targets.shape == (4, 7, 7)
+    np.testing.assert_array_equal(targets, expected_targets.numpy())
+    for name in ("keys", "values", "queries"):
+        np.testing.assert_array_equal(inputs[name], expected_inputs[name].numpy())
