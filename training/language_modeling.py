@@ -196,6 +196,14 @@ def batches(args, train, validation, start_step):
     return data, evaluation
 
 
+def learning_rate_schedule(args):
+    """Linear warm-up over `--warmup-steps` to `--learning-rate`, then cosine decay to a
+    tenth of it at `--max-steps`."""
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, max(args.max_steps - args.warmup_steps, 1), warmup_target=args.learning_rate,
+        warmup_steps=args.warmup_steps, alpha=0.1)
+
+
 def compile_for_training(model, learning_rate, clip_norm):
     """Adam with gradient clipping, and the next-token loss and accuracy of `fwp-train lm`
     (over the tokens the sample weights keep)."""
@@ -217,10 +225,7 @@ def run(args, distribution):
         causal_lm, tokenizer = load_or_build(args, train_run.output_dir, documents[0])
         preprocessor, causal_lm.preprocessor = causal_lm.preprocessor, None  # data is ids
         model = CarriedStateLM(causal_lm, args.batch_size) if args.carry_state else causal_lm
-        schedule = keras.optimizers.schedules.CosineDecay(
-            0.0, max(args.max_steps - args.warmup_steps, 1), warmup_target=args.learning_rate,
-            warmup_steps=args.warmup_steps, alpha=0.1)
-        compile_for_training(model, schedule, args.clip_norm)
+        compile_for_training(model, learning_rate_schedule(args), args.clip_norm)
     train, validation = token_streams(args, documents, tokenizer)
     data, evaluation = batches(args, train, validation, train_run.start_step)
     first = next(iter(evaluation))[0]

@@ -1,5 +1,7 @@
 """The model flags `fwp-train lm` and `fwp-train mt` share, and the backbone they build."""
 
+import argparse
+
 
 def add_origin_argument(group):
     """`--dataset-origin`: where a provided dataset's published files are, for a mirror or a
@@ -24,13 +26,29 @@ def add_model_arguments(parser, models, kind, num_layers, hidden_dim, intermedia
     model.add_argument("--nu", type=int, default=1, help="DPFP's nu")
     model.add_argument("--num-features", type=int, default=32, help="Performer's m")
     model.add_argument("--feature-map", default="elu_plus_one", help="Delta Net's feature map")
+    model.add_argument("--position-encoding", choices=("sinusoidal", "learned", "none"),
+                       help="default: the family's (language models: none for fast weights, "
+                            "sinusoidal for softmax; translation models: sinusoidal)")
+    model.add_argument("--max-sequence-length", type=int, default=512,
+                       help="positions of a learned position encoding")
+    model.add_argument("--scale-embeddings", action=argparse.BooleanOptionalAction,
+                       default=True, help="token vectors times sqrt(hidden_dim), drawn "
+                                          "N(0, 1/hidden_dim) (--no-scale-embeddings: stddev "
+                                          "0.02, unscaled, as the zoo's first presets)")
 
 
 def build_backbone(cls, args, vocabulary_size):
     """`--model`'s backbone class `cls` at the flags' sizes, with its family's knob."""
     options = {"performer": dict(num_random_features=args.num_features),
                "dpfp": dict(nu=args.nu), "delta_net": dict(feature_map=args.feature_map)}
+    positions = {}
+    if args.position_encoding is not None:
+        positions["position_encoding"] = (None if args.position_encoding == "none"
+                                          else args.position_encoding)
+        if args.position_encoding == "learned":
+            positions["max_sequence_length"] = args.max_sequence_length
     return cls.backbone_cls(
         vocabulary_size=vocabulary_size, num_layers=args.num_layers, num_heads=args.num_heads,
         hidden_dim=args.hidden_dim, intermediate_dim=args.intermediate_dim,
-        dropout=args.dropout, **options.get(args.model, {}))
+        dropout=args.dropout, scale_embeddings=args.scale_embeddings, **positions,
+        **options.get(args.model, {}))

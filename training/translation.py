@@ -13,6 +13,7 @@ weights of the best validation loss are kept; at the end the validation set is t
 beam search (`--num-beams`) and scored with sacrebleu (BLEU and chrF on detokenised text).
 """
 
+import math
 import os
 
 import keras
@@ -112,6 +113,22 @@ def check_arguments(args):
                          f"directory. Received: {args.tokenizer!r}")
 
 
+def compile_for_translation(model, args):
+    """The recipe: Adam (0.9, 0.98, 1e-9) with clipping on the inverse-square-root schedule,
+    the label-smoothed loss per target token (padding weighs nothing and counts nothing),
+    and the per-token NLL (`nll`, whose exp is the perplexity) and accuracy."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            InverseSquareRootDecay(args.learning_rate, args.warmup_steps), beta_1=0.9,
+            beta_2=0.98, epsilon=1e-9, clipnorm=args.clip_norm),
+        loss=SparseLabelSmoothingCrossentropy(args.label_smoothing,
+                                              reduction="mean_with_sample_weight"),
+        weighted_metrics=[
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="nll")])
+    return model
+
+
 def read_data(args):
     """`((sources, targets), (validation sources, validation targets))`."""
     if args.dataset:
@@ -165,12 +182,7 @@ def run(args, distribution):
     with distribution.scope():
         seq2seq_lm = load_or_build(args, train_run.output_dir, sources, targets)
         preprocessor, seq2seq_lm.preprocessor = seq2seq_lm.preprocessor, None  # data is ids
-        seq2seq_lm.compile(
-            optimizer=keras.optimizers.Adam(
-                InverseSquareRootDecay(args.learning_rate, args.warmup_steps), beta_1=0.9,
-                beta_2=0.98, epsilon=1e-9, clipnorm=args.clip_norm),
-            loss=SparseLabelSmoothingCrossentropy(args.label_smoothing),
-            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        compile_for_translation(seq2seq_lm, args)
     lengths = dict(encoder_sequence_length=preprocessor.encoder_sequence_length,
                    decoder_sequence_length=preprocessor.decoder_sequence_length)
     tokenizer = preprocessor.tokenizer
@@ -201,8 +213,10 @@ def run(args, distribution):
     hypotheses_file = train_run.path("validation_hypotheses.txt")
     translation.write_lines(hypotheses_file, hypotheses)
     steps = len(history) * args.eval_every
-    metrics = {"validation_loss": final["loss"], "validation_bleu": scores["bleu"],
-               "validation_chrf": scores["chrf"], "num_beams": args.num_beams}
+    metrics = {"validation_loss": final["loss"], "validation_nll": final["nll"],
+               "validation_perplexity": math.exp(final["nll"]),
+               "validation_bleu": scores["bleu"], "validation_chrf": scores["chrf"],
+               "num_beams": args.num_beams}
     train_run.save_preset(
         seq2seq_lm, command=getattr(args, "command", None), steps=steps,
         data=({"dataset": args.dataset, "train": "train",
@@ -210,7 +224,7 @@ def run(args, distribution):
               {"train": [args.source, args.target],
                "validation": [args.validation_source, args.validation_target]}),
         metrics=metrics)
-    plot = train_run.plot_learning_curves(("loss", "accuracy"),
+    plot = train_run.plot_learning_curves(("loss", "nll", "accuracy"),
                                           title=f"{args.model}, translation")
     backbone = seq2seq_lm.backbone
     results = train_run.write_results({

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "zoo"))
+import corpus_files  # noqa: E402
 import zoo_utils as zu  # noqa: E402
 from fwp_keras import zoo  # noqa: E402
 from fwp_keras.training.datasets import parallel_text  # noqa: E402
 
-MULTI30K = os.path.join(zu.DATA, "multi30k")
+VAL_EN, VAL_DE = (corpus_files.multi30k_file("val", language) for language in ("en", "de"))
 
 
 def write(path, lines):
@@ -28,8 +29,7 @@ def test_misaligned_and_empty_lines_are_errors_naming_the_files(tmp_path):
         parallel_text.read_parallel_text(source, write(tmp_path / "b.de", ["eins", " ", "drei"]))
     with pytest.raises(ValueError, match="no such file"):
         parallel_text.read_parallel_text(source, str(tmp_path / "missing.de"))
-    sources, targets = parallel_text.read_parallel_text(
-        os.path.join(MULTI30K, "val.en"), os.path.join(MULTI30K, "val.de"), max_pairs=5)
+    sources, targets = parallel_text.read_parallel_text(VAL_EN, VAL_DE, max_pairs=5)
     assert len(sources) == len(targets) == 5 and sources[1].startswith("A man sleeping")
 
 
@@ -40,8 +40,7 @@ def tokenizer():
 
 @pytest.fixture(scope="module")
 def pairs():
-    return parallel_text.read_parallel_text(os.path.join(MULTI30K, "val.en"),
-                                            os.path.join(MULTI30K, "val.de"), max_pairs=120)
+    return parallel_text.read_parallel_text(VAL_EN, VAL_DE, max_pairs=120)
 
 
 def test_batches_hold_what_the_keras_hub_preprocessor_makes_of_each_pair(tokenizer, pairs):

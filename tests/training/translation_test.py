@@ -30,7 +30,7 @@ def twenty_pairs(tmp_path):
 
 def train_tiny(tmp_path, source, target, *extra):
     argv = ["mt", "--source", source, "--target", target, "--validation-source", source,
-            "--validation-target", target, "--vocabulary-size", "200", "--num-layers", "1",
+            "--validation-target", target, "--vocabulary-size", "400", "--num-layers", "1",
             "--hidden-dim", "64", "--num-heads", "2", "--intermediate-dim", "128",
             "--dropout", "0", "--label-smoothing", "0", "--learning-rate", "5e-3",
             "--warmup-steps", "50", "--max-steps", "500", "--eval-every", "250",

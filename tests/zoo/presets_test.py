@@ -50,7 +50,7 @@ def test_preset_round_trip_is_bit_identical(family, tmp_path):
         assert loaded.backbone.get_config() == lm.backbone.get_config()
         assert_same_weights(lm, loaded)
         np.testing.assert_array_equal(logits(loaded), logits(lm))
-        assert loaded.preprocessor.tokenizer.vocabulary_size() == 120
+        assert loaded.preprocessor.tokenizer.vocabulary_size() == 400
     backbone = cls.backbone_cls.from_preset(str(tmp_path))
     assert_same_weights(lm.backbone, backbone)
 

@@ -23,9 +23,19 @@ pytestmark = pytest.mark.skipif(zu.BACKEND != "tensorflow", reason="backend-inde
 def test_sentence_piece_ids_and_round_trip():
     tokenizer = zu.sentence_piece_tokenizer()
     assert (tokenizer.pad_token_id, tokenizer.start_token_id, tokenizer.end_token_id) == (0, 2, 3)
-    assert tokenizer.id_to_token(1) == "<unk>" and tokenizer.vocabulary_size() == 120
+    assert tokenizer.id_to_token(1) == "<unk>" and tokenizer.vocabulary_size() == 400
     lines = ["Is this a dagger which I see before me,", "Out, damned spot! out, I say!"]
     ids = tokenizer(lines)
+    assert tokenizer.detokenize(ids) == lines
+
+
+def test_no_character_is_lost_to_unk():
+    """Byte fallback: characters the training text (Macbeth) never had come back whole; the
+    old vocabularies turned them into <unk> ("QUEEN ELI ⁇ ABETH")."""
+    tokenizer = zu.sentence_piece_tokenizer()
+    lines = ["QUEEN ELIZABETH. Zounds!", "Ein Mann mit T-Shirt grüßt Zoë – „schön“ 漢字."]
+    ids = tokenizer(lines)
+    assert 1 not in np.concatenate([np.asarray(row) for row in ids])
     assert tokenizer.detokenize(ids) == lines
 
 

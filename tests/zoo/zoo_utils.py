@@ -72,7 +72,7 @@ def prompts(lengths, width, seed=0):
     return {"token_ids": ids.astype("int32"), "padding_mask": mask}
 
 
-def sentence_piece_tokenizer(vocabulary_size=120, cls=zoo.FastWeightTokenizer):
+def sentence_piece_tokenizer(vocabulary_size=400, cls=zoo.FastWeightTokenizer):
     """A SentencePiece vocabulary trained here on the first lines of one play (a new tokenizer
     on every call, from one trained proto)."""
     return cls(proto=_sentence_piece_proto(vocabulary_size))

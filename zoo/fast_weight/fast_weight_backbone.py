@@ -66,6 +66,9 @@ class FastWeightBackbone(ZooBackbone):
         max_sequence_length: positions of a learned encoding.
         layer_norm_epsilon: epsilon of every layer norm.
         tie_word_embeddings: the output logits use the transposed token embedding.
+        scale_embeddings: token vectors drawn from N(0, 1 / hidden_dim) and multiplied by
+            sqrt(hidden_dim) (Vaswani et al. 2017; the default); False: drawn with stddev
+            0.02, unscaled (the zoo's first presets).
         chunk_size, implementation: those of the memory programs.
         dtype: the dtype policy of the model.
 

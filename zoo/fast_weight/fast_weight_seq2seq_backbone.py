@@ -29,6 +29,7 @@ class FastWeightSeq2SeqBackbone(ZooSeq2SeqBackbone):
         num_layers: blocks of the encoder, and of the decoder.
         num_heads, hidden_dim, intermediate_dim, feature_map, update_rule, normalization,
         key_dim, value_dim, dropout, activation, layer_norm_epsilon, tie_word_embeddings,
+        scale_embeddings,
         chunk_size, implementation, dtype: as `FastWeightBackbone`.
         position_encoding: `"sinusoidal"` (default; a bidirectional linear attention has no
             order of its own), `"learned"` or `None`.

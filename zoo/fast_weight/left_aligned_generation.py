@@ -44,7 +44,7 @@ def generate_left_aligned(model, token_ids, padding_mask, prefill, call_with_cac
     def next(prompt, cache, index):
         token = ops.slice(prompt, [0, index - 1], [ops.shape(prompt)[0], 1])
         logits, hidden, cache = call_with_cache(token, cache)
-        return ops.squeeze(logits, axis=1), ops.squeeze(hidden, axis=1), cache
+        return model.suppress(ops.squeeze(logits, axis=1)), ops.squeeze(hidden, axis=1), cache
 
     left_ids = model.sampler(
         next=next, prompt=left_ids, cache=cache, index=prompt_width, mask=prompt_area,

@@ -1,6 +1,13 @@
 """The input and output ends of every zoo language model: token embedding (optionally tied to
 the output logits, keras-hub's `ReversibleEmbedding`), position encoding at per-row positions,
-and embedding dropout."""
+and embedding dropout.
+
+Token vectors are drawn from N(0, 1 / hidden_dim) and scaled by sqrt(hidden_dim) on the way in
+(Vaswani et al. 2017, Sec. 3.4): unit variance per dimension, the scale of sinusoidal positions,
+while the tied output logits start at unit scale. Unscaled vectors drawn with stddev 0.02 (the
+zoo's first presets, `scale_embeddings=False`) are 35 times smaller than sinusoidal positions:
+the positions drown the tokens and models barely learn what the tokens are.
+"""
 
 import keras
 import keras_hub
@@ -17,7 +24,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     back to the vocabulary (through the transposed embedding when `tie_weights=True`)."""
 
     def __init__(self, vocabulary_size, hidden_dim, position_encoding=None,
-                 max_sequence_length=None, dropout=0.0, tie_weights=True, **kwargs):
+                 max_sequence_length=None, dropout=0.0, tie_weights=True, scale_embeddings=True,
+                 **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = validation.positive_integer("vocabulary_size", vocabulary_size)
         self.hidden_dim = validation.positive_integer("hidden_dim", hidden_dim)
@@ -29,9 +37,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         )
         self.dropout = dropout
         self.tie_weights = validation.boolean("tie_word_embeddings", tie_weights)
+        self.scale_embeddings = validation.boolean("scale_embeddings", scale_embeddings)
+        stddev = self.hidden_dim ** -0.5 if self.scale_embeddings else 0.02
         self.token_embedding = keras_hub.layers.ReversibleEmbedding(
             self.vocabulary_size, self.hidden_dim, tie_weights=self.tie_weights,
-            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=stddev),
             dtype=self.dtype_policy, name="token_embedding",
         )
         self.position_layer = None
@@ -52,6 +62,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         if ids is not None:
             validation.token_ids_in_vocabulary("token_ids", ids, self.vocabulary_size)
         x = self.token_embedding(token_ids)
+        if self.scale_embeddings:
+            x = x * keras.ops.cast(self.hidden_dim ** 0.5, x.dtype)
         if self.position_layer is not None:
             x = x + self.position_layer(positions)
         return self.dropout_layer(x, training=training)
@@ -71,6 +83,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             "max_sequence_length": self.max_sequence_length,
             "dropout": self.dropout,
             "tie_weights": self.tie_weights,
+            "scale_embeddings": self.scale_embeddings,
         }
 
 

@@ -9,11 +9,12 @@ a `config.json`). A model preset saved with a preprocessor holds its tokenizer t
 """
 
 import argparse
+import io
 import json
 import os
 
 import keras
-import keras_hub
+import sentencepiece
 import tensorflow as tf
 from keras_hub.src.utils import preset_utils
 
@@ -46,23 +47,43 @@ def lines_dataset(documents):
                                                for line in document])
 
 
+def _lines(files):
+    if isinstance(files, tf.data.Dataset):
+        yield from (line.decode("utf-8") for line in files.as_numpy_iterator())
+        return
+    for path in files:
+        with open(path, encoding="utf-8") as file:
+            yield from (line.rstrip("\n") for line in file)
+
+
 def train_sentence_piece_tokenizer(files, vocabulary_size, model_type="unigram",
                                    lowercase=False):
     """A `FastWeightTokenizer` trained on `files` (text files, or a `tf.data.Dataset` of
-    lines) with keras-hub's `compute_sentence_piece_proto` (SentencePiece; `model_type`
-    "unigram" or "bpe")."""
+    lines) with SentencePiece (`model_type` "unigram" or "bpe"), with keras-hub's special ids
+    (`<pad>` 0, `<unk>` 1, `<s>` 2, `</s>` 3) and byte fallback: a character outside the
+    vocabulary becomes its UTF-8 bytes, so no input character is lost (never `<unk>`). The
+    256 byte pieces count in `vocabulary_size`, a maximum: a small text may give fewer."""
     files = _check_files(files)
     vocabulary_size = validation.positive_integer("vocabulary_size", vocabulary_size)
     model_type = validation.one_of("model_type", model_type, ("unigram", "bpe", "word", "char"))
+    proto = io.BytesIO()
     try:
-        proto = keras_hub.tokenizers.compute_sentence_piece_proto(
-            files, vocabulary_size, model_type=model_type, lowercase=lowercase
-        )
+        # keras-hub's `compute_sentence_piece_proto` trains with these ids but has no
+        # `byte_fallback` option, hence the trainer itself.
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=_lines(files), model_writer=proto, vocab_size=vocabulary_size,
+            model_type=model_type, byte_fallback=True, hard_vocab_limit=False,
+            normalization_rule_name="nmt_nfkc_cf" if lowercase else "nmt_nfkc",
+            pad_id=0, unk_id=1, bos_id=2, eos_id=3, minloglevel=2)
+        proto = proto.getvalue()
     except RuntimeError as error:  # SentencePiece's trainer reports bad sizes as INTERNAL
+        hint = (" With byte fallback the vocabulary holds 256 byte pieces, 4 special tokens "
+                "and every character of the text: raise vocabulary_size."
+                if "required_chars" in str(error) else "")
         raise ValueError(
             f"SentencePiece could not train a vocabulary of vocabulary_size={vocabulary_size} "
-            f"on {'the given lines' if isinstance(files, tf.data.Dataset) else files}: {error}"
-        ) from error
+            f"on {'the given lines' if isinstance(files, tf.data.Dataset) else files}: "
+            f"{error}{hint}") from error
     return FastWeightTokenizer(proto=proto)
 
 

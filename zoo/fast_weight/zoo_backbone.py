@@ -16,7 +16,8 @@ from fwp_keras.zoo.presets import NamedPresets
 
 COMMON_ARGUMENTS = ("vocabulary_size", "num_layers", "num_heads", "hidden_dim",
                     "intermediate_dim", "dropout", "activation", "position_encoding",
-                    "max_sequence_length", "layer_norm_epsilon", "tie_word_embeddings")
+                    "max_sequence_length", "layer_norm_epsilon", "tie_word_embeddings",
+                    "scale_embeddings")
 
 
 def check_sizes(num_layers, num_heads, hidden_dim, intermediate_dim, need_divisible=True):
@@ -45,12 +46,14 @@ class ZooBackbone(KeepsJaxStateOnError, NamedPresets, keras_hub.models.Backbone)
 
     def __init__(self, layers, call_layer, *, vocabulary_size, num_layers, num_heads, hidden_dim,
                  intermediate_dim, dropout, activation, position_encoding, max_sequence_length,
-                 layer_norm_epsilon, tie_word_embeddings, dtype=None, **kwargs):
+                 layer_norm_epsilon, tie_word_embeddings, scale_embeddings=True, dtype=None,
+                 **kwargs):
         # === Layers ===
         self.embeddings = TokenAndPositionEmbedding(
             vocabulary_size, hidden_dim, position_encoding=position_encoding,
             max_sequence_length=max_sequence_length, dropout=dropout,
-            tie_weights=tie_word_embeddings, dtype=dtype, name="embeddings",
+            tie_weights=tie_word_embeddings, scale_embeddings=scale_embeddings, dtype=dtype,
+            name="embeddings",
         )
         self.transformer_layers = layers
         self.layer_norm = keras.layers.LayerNormalization(

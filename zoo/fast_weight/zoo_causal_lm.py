@@ -10,11 +10,13 @@ from keras import ops
 from keras_hub.src.utils.tensor_utils import any_equal
 
 from fwp_keras import _validation as validation
+from fwp_keras.zoo.fast_weight.suppressed_tokens import SuppressesTokens
 from fwp_keras.zoo.jax_state import KeepsJaxStateOnError
 from fwp_keras.zoo.presets import NamedPresets
 
 
-class ZooCausalLM(KeepsJaxStateOnError, NamedPresets, keras_hub.models.CausalLM):
+class ZooCausalLM(SuppressesTokens, KeepsJaxStateOnError, NamedPresets,
+                  keras_hub.models.CausalLM):
     """Base of `FastWeightCausalLM` and `TransformerCausalLM`; see them."""
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
@@ -29,11 +31,14 @@ class ZooCausalLM(KeepsJaxStateOnError, NamedPresets, keras_hub.models.CausalLM)
         outputs = backbone.embeddings.logits(hidden)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
-    def generate(self, inputs, max_length=None, stop_token_ids="auto", strip_prompt=False):
+    def generate(self, inputs, max_length=None, stop_token_ids="auto", strip_prompt=False,
+                 suppressed_token_ids="auto"):
         """keras-hub's `generate` (strings with a preprocessor; else `{"token_ids",
         "padding_mask"}` with each prompt at the start of its row), after checking the inputs:
         an empty batch, token ids outside the vocabulary, an empty prompt, or a prompt longer
-        than `max_length` is a `ValueError` naming the argument."""
+        than `max_length` is a `ValueError` naming the argument. `suppressed_token_ids`: ids
+        never sampled (`"auto"`: padding and `<unk>`; `()`: none)."""
+        self.set_suppressed_token_ids(suppressed_token_ids)
         if self.preprocessor is not None:
             _check_vocabulary(self.backbone, self.preprocessor)
         if self.preprocessor is not None and max_length is not None:

@@ -31,12 +31,14 @@ class ZooSeq2SeqBackbone(KeepsJaxStateOnError, NamedPresets, keras_hub.models.Ba
     def __init__(self, encoder_layers, decoder_layers, call_encoder_layer, call_decoder_layer,
                  *, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
                  dropout, activation, position_encoding, max_sequence_length,
-                 layer_norm_epsilon, tie_word_embeddings, dtype=None, **kwargs):
+                 layer_norm_epsilon, tie_word_embeddings, scale_embeddings=True, dtype=None,
+                 **kwargs):
         # === Layers ===
         self.embeddings = TokenAndPositionEmbedding(
             vocabulary_size, hidden_dim, position_encoding=position_encoding,
             max_sequence_length=max_sequence_length, dropout=dropout,
-            tie_weights=tie_word_embeddings, dtype=dtype, name="embeddings",
+            tie_weights=tie_word_embeddings, scale_embeddings=scale_embeddings, dtype=dtype,
+            name="embeddings",
         )
         self.encoder_layers = encoder_layers
         self.decoder_layers = decoder_layers

@@ -12,6 +12,7 @@ import tensorflow as tf  # keras-hub's preprocessing runs on tf.data whatever th
 
 from fwp_keras import _validation as validation
 from fwp_keras.zoo.fast_weight.zoo_causal_lm import _check_vocabulary
+from fwp_keras.zoo.fast_weight.suppressed_tokens import SuppressesTokens
 from fwp_keras.zoo.jax_state import KeepsJaxStateOnError
 from fwp_keras.zoo.presets import NamedPresets
 
@@ -19,7 +20,8 @@ INPUT_KEYS = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids",
               "decoder_padding_mask")
 
 
-class ZooSeq2SeqLM(KeepsJaxStateOnError, NamedPresets, keras_hub.models.Seq2SeqLM):
+class ZooSeq2SeqLM(SuppressesTokens, KeepsJaxStateOnError, NamedPresets,
+                   keras_hub.models.Seq2SeqLM):
     """Base of `FastWeightSeq2SeqLM` and `TransformerSeq2SeqLM`; see them."""
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
@@ -38,11 +40,15 @@ class ZooSeq2SeqLM(KeepsJaxStateOnError, NamedPresets, keras_hub.models.Seq2SeqL
         """The encoder's outputs `[B, S, hidden_dim]` for source ids `[B, S]` (inference)."""
         return self.backbone.encode(token_ids, padding_mask)
 
-    def generate(self, inputs, max_length=None, stop_token_ids="auto", strip_prompt=False):
+    def generate(self, inputs, max_length=None, stop_token_ids="auto", strip_prompt=False,
+                 suppressed_token_ids="auto"):
         """keras-hub's `generate`: source strings (or `{"encoder_text", "decoder_text"}`) with
         a preprocessor, else the dict of `INPUT_KEYS` (each decoder prompt, e.g. the start
         token, at the start of its row). A source longer than the preprocessor's
-        `encoder_sequence_length` is truncated, with a warning saying how many were."""
+        `encoder_sequence_length` is truncated, with a warning saying how many were.
+        `suppressed_token_ids`: ids never sampled (`"auto"`: padding and `<unk>`; `()`:
+        none)."""
+        self.set_suppressed_token_ids(suppressed_token_ids)
         if isinstance(inputs, tf.data.Dataset):
             return super().generate(inputs, max_length, stop_token_ids, strip_prompt)
         if self.preprocessor is None:

@@ -16,7 +16,7 @@ class TransformerBackbone(ZooBackbone):
     Args: as `FastWeightBackbone` without the memory's: `vocabulary_size, num_layers,
     num_heads, hidden_dim, intermediate_dim, dropout, activation, position_encoding
     ("sinusoidal" by default: softmax attention has no order of its own), max_sequence_length,
-    layer_norm_epsilon, tie_word_embeddings, dtype`.
+    layer_norm_epsilon, tie_word_embeddings, scale_embeddings, dtype`.
     """
 
     def __init__(

@@ -17,7 +17,7 @@ class TransformerSeq2SeqBackbone(ZooSeq2SeqBackbone):
 
     Args: as `FastWeightSeq2SeqBackbone` without the memory's: `vocabulary_size, num_layers,
     num_heads, hidden_dim, intermediate_dim, dropout, activation, position_encoding,
-    max_sequence_length, layer_norm_epsilon, tie_word_embeddings, dtype`.
+    max_sequence_length, layer_norm_epsilon, tie_word_embeddings, scale_embeddings, dtype`.
     """
 
     def __init__(
