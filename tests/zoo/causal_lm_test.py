@@ -63,7 +63,7 @@ def greedy_by_full_forward(lm, ids, steps):
     ids = list(ids)
     for _ in range(steps):
         logits = full_logits(lm, np.array([ids], "int32"))
-        ids.append(int(logits[0, -1].argmax()))
+        ids.append(zu.next_token(logits[0, -1]))
     return ids
 
 
@@ -123,6 +123,36 @@ def sequence_log_prob(lm, ids, prompt_length):
     log_probs = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1,
                                                                                     keepdims=True)) - logits.max(-1, keepdims=True)
     return sum(log_probs[t - 1, ids[t]] for t in range(prompt_length, len(ids)))
+
+
+def test_padding_and_unk_are_never_sampled_unless_asked():
+    lm = zu.make_lm("delta_net")
+    batch = zu.prompts([3, 5], 10, seed=7)
+    # Make <pad> and <unk> the likeliest tokens everywhere: a bias on their output rows.
+    embeddings = lm.backbone.embeddings.token_embedding.embeddings
+    table = to_np(embeddings)
+    table[zu.SUPPRESSED] += 5.0 * np.sign(table[zu.SUPPRESSED] + 1e-9)
+    embeddings.assign(table)
+    allowed = to_np(lm.generate(batch, stop_token_ids=None, suppressed_token_ids=())[
+        "token_ids"])
+    out = lm.generate(batch, stop_token_ids=None)
+    ids, mask = to_np(out["token_ids"]), to_np(out["padding_mask"]).astype(bool)
+    assert np.isin(allowed[:, 5:], zu.SUPPRESSED).any()  # the bias works
+    generated = [ids[row, length:][mask[row, length:]] for row, length in enumerate([3, 5])]
+    assert not np.isin(np.concatenate(generated), zu.SUPPRESSED).any()
+    forbidden = int(ids[0, 5])
+    again = to_np(lm.generate(batch, stop_token_ids=None, suppressed_token_ids=[forbidden])[
+        "token_ids"])
+    assert forbidden not in again[:, 5:]
+
+
+@pytest.mark.parametrize("value, match", [
+    ("none", "`suppressed_token_ids` must be one of"), ([1.5], "integer token ids"),
+    ([zu.VOCABULARY], "suppressed_token_ids")])
+def test_bad_suppressed_token_ids_are_clear_errors(value, match):
+    lm = zu.make_lm("delta_net")
+    with pytest.raises(ValueError, match=match):
+        lm.generate(zu.prompts([2], 6, seed=8), suppressed_token_ids=value)
 
 
 def test_stop_tokens_end_each_row_as_in_keras_hub():

@@ -64,7 +64,7 @@ def greedy_by_full_forward(lm, row, steps):
     for _ in range(steps):
         batch = {**source, "decoder_token_ids": np.array([ids], "int32"),
                  "decoder_padding_mask": np.ones((1, len(ids)), bool)}
-        ids.append(int(full_logits(lm, batch)[0, -1].argmax()))
+        ids.append(zu.next_token(full_logits(lm, batch)[0, -1]))
     return ids
 
 

@@ -55,6 +55,16 @@ def make_lm(family, preprocessor=None, **kwargs):
     return lm
 
 
+SUPPRESSED = [0, 1]  # what generate never samples: <pad> and <unk> of the zoo's tokenizers
+
+
+def next_token(logits):
+    """The no-cache references' greedy choice: the argmax over all but the suppressed ids."""
+    logits = np.array(logits, np.float64)
+    logits[..., SUPPRESSED] = -np.inf
+    return int(logits.argmax())
+
+
 def to_np(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
 
