@@ -29,8 +29,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rows = translation.run_rows([(name, model, [*extra, "--eval-every", "200"], label)
                                  for name, model, extra, label in ROWS],
-                                args.runs_dir, args.max_steps, "embedding_ablation")
-    print(translation.table(rows))
+                                args.runs_dir, args.max_steps, "embedding_ablation",
+                                label="change")
+    print(translation.table(rows, "change"))
 
 
 if __name__ == "__main__":

@@ -57,13 +57,14 @@ def command(name, model, extra, runs_dir, max_steps, first="transformer"):
                 "--tokenizer", vocabulary, *budget, *extra, *output]
     tokenizer = ["--tokenizer", vocabulary] if name != first else []
     return [sys.executable, "-m", "fwp_keras.training", "mt", "--dataset", "multi30k",
-            "--model", model, *extra, *budget, *ZOO_ONLY, *tokenizer, *output]
+            "--model", model, *budget, *ZOO_ONLY, *extra, *tokenizer, *output]
 
 
-def table(rows):
+def table(rows, label="d_dot"):
+    """The Markdown table of `rows`; `label` heads the column of each row's `d_dot`."""
     softmax = next((row["validation_bleu"] for row in rows if row["name"] == "transformer"),
                    None)
-    header = ["model", "d_dot", "parameters", "steps", "val loss / token", "val perplexity",
+    header = ["model", label, "parameters", "steps", "val loss / token", "val perplexity",
               "val BLEU (greedy)", "vs softmax", "val chrF", "train min", "s / step"]
     return _markdown(header, [[
         row["name"], row["d_dot"], f"{row['parameters'] / 1e6:.2f} M", str(row["steps"]),
@@ -75,7 +76,7 @@ def table(rows):
     ] for row in rows])
 
 
-def run_rows(configurations, runs_dir, max_steps, report):
+def run_rows(configurations, runs_dir, max_steps, report, label="d_dot"):
     """Runs (or reads back) each configuration; writes `benchmarks/results/<report>.{json,md}`
     after each; returns the rows."""
     rows = []
@@ -91,7 +92,7 @@ def run_rows(configurations, runs_dir, max_steps, report):
         with open(results_file, encoding="utf-8") as file:
             result = json.load(file)
         # Training time from the run's log (a resumed run's results count only its last process).
-        with open(os.path.join(args.runs_dir, name, "log.csv"), newline="") as file:
+        with open(os.path.join(runs_dir, name, "log.csv"), newline="") as file:
             epochs = [float(row["train_seconds"]) for row in csv.DictReader(file)]
         eval_every = int(argv[len(argv) - 1 - argv[::-1].index("--eval-every") + 1])
         rows.append({"name": name, "d_dot": d_dot, "parameters": result["parameters"],
@@ -111,7 +112,7 @@ def run_rows(configurations, runs_dir, max_steps, report):
         with open(os.path.join(HERE, "results", f"{report}.json"), "w") as file:
             json.dump(written, file, indent=2)
         with open(os.path.join(HERE, "results", f"{report}.md"), "w") as file:
-            file.write(table(rows) + "\n")
+            file.write(table(rows, label) + "\n")
     return rows
 
 
