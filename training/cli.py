@@ -17,6 +17,7 @@ import keras
 from fwp_keras.datasets import DownloadError
 from fwp_keras.training import evaluate, language_modeling, synthetic, translate, translation
 from fwp_keras.training.distribution import DISTRIBUTIONS, Distribution, split_cpu
+from fwp_keras.training.help_formatter import HelpFormatter
 from fwp_keras.training.training_run import run_flags
 
 TASKS = {"synthetic": synthetic, "lm": language_modeling, "mt": translation}
@@ -50,7 +51,7 @@ def train_parser():
     for name, module in TASKS.items():
         task = tasks.add_parser(name, help=module.__doc__.splitlines()[0],
                                 description=module.__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=HelpFormatter)
         add_common_arguments(task)
         module.add_arguments(task)
     return parser
@@ -91,6 +92,10 @@ def train(argv=None):
     except USER_ERRORS as error:
         print(f"fwp-train {argv[0]}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\nfwp-train {argv[0]}: interrupted. The same command resumes the run from its "
+              "last checkpoint (saved every --eval-every steps).", file=sys.stderr)
+        return 130
     print(json.dumps(results, indent=2, sort_keys=True))
     return 0
 
@@ -126,7 +131,7 @@ def reproduce_parser():
     for name, module in EXPERIMENTS.items():
         experiment = experiments.add_parser(
             name, help=module.__doc__.splitlines()[0], description=module.__doc__,
-            formatter_class=argparse.RawDescriptionHelpFormatter)
+            formatter_class=HelpFormatter)
         experiment.add_argument("--output-dir", required=True,
                                 help="one folder per run in runs/, the report files here; "
                                      "the same command resumes")

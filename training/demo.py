@@ -22,6 +22,7 @@ import sys
 import time
 
 from fwp_keras.training.evaluate import check_positive
+from fwp_keras.training.help_formatter import HelpFormatter
 
 # argv: the SavedModel, its text endpoint, the request.
 SERVE = """
@@ -167,7 +168,7 @@ def retrieval(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--output-dir", default="demo_output")
     parser.add_argument("--lm-preset", default="delta_net_shakespeare")
     parser.add_argument("--mt-preset", default="delta_net_multi30k_en_de")

@@ -39,6 +39,7 @@ from fwp_keras import datasets
 from fwp_keras.datasets import retrieval
 from fwp_keras.training import translate
 from fwp_keras.training.datasets import parallel_text, text
+from fwp_keras.training.help_formatter import HelpFormatter
 from fwp_keras.training.model_arguments import add_origin_argument
 from fwp_keras.zoo.fast_weight.fast_weight_causal_lm import FastWeightCausalLM
 
@@ -109,9 +110,10 @@ def no_truncation(causal_lm, tokens, sequence_length, progress=True):
 
 def parser():
     parser = argparse.ArgumentParser(prog="fwp-evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     tasks = parser.add_subparsers(dest="task", required=True)
-    lm = tasks.add_parser("lm", help="perplexity of a language-model preset on a text")
+    lm = tasks.add_parser("lm", help="perplexity of a language-model preset on a text",
+                          formatter_class=HelpFormatter)
     lm.add_argument("--preset", required=True, help="a preset name or directory")
     add_dataset_arguments(lm, datasets.TEXT_DATASETS, "--text")
     lm.add_argument("--text", nargs="+", help="text files (instead of --dataset)")
@@ -123,7 +125,8 @@ def parser():
     lm.add_argument("--batch-size", type=int, default=16, help="windows a forward pass")
     lm.add_argument("--max-tokens", type=int, help="evaluate only the first this many tokens")
     lm.add_argument("--verbose", type=int, choices=(0, 1), default=1)
-    mt = tasks.add_parser("mt", help="BLEU and chrF of a translation preset on parallel text")
+    mt = tasks.add_parser("mt", help="BLEU and chrF of a translation preset on parallel text",
+                          formatter_class=HelpFormatter)
     mt.add_argument("--preset", required=True, help="a Seq2SeqLM preset name or directory")
     add_dataset_arguments(mt, datasets.TRANSLATION_DATASETS, "--source / --target")
     mt.add_argument("--source", help="sources, one a line (instead of --dataset)")
@@ -134,7 +137,8 @@ def parser():
     mt.add_argument("--hypotheses", help="write the translations to this file")
     mt.add_argument("--verbose", type=int, choices=(0, 1), default=1)
     synthetic = tasks.add_parser(
-        "synthetic", help="the Sec. 6.1 loss of a retrieval preset (20 sequences x S queries)")
+        "synthetic", help="the Sec. 6.1 loss of a retrieval preset (20 sequences x S queries)",
+        formatter_class=HelpFormatter)
     synthetic.add_argument("--preset", required=True, help="a retrieval preset name or directory")
     synthetic.add_argument("--setting", type=int, choices=retrieval.SETTINGS, required=True)
     synthetic.add_argument("--seed", type=int, default=0, help="of the evaluation sequences")

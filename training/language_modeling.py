@@ -1,6 +1,6 @@
 """`fwp-train lm`: language modelling (the paper's Sec. 6.3) on `model.fit`.
 
-    fwp-train lm --dataset shakespeare --tokenizer sentencepiece --model delta_net \
+    fwp-train lm --dataset shakespeare --tokenizer sentencepiece --model delta_net \\
         --output-dir runs/lm
     fwp-train lm --train my_corpus.txt --model delta_net --output-dir runs/my_lm
 
@@ -29,7 +29,7 @@ from fwp_keras.training.model_arguments import (
     add_origin_argument,
     build_backbone,
 )
-from fwp_keras.training.training_run import TrainingRun
+from fwp_keras.training.training_run import TOKENIZER_FOLDER, TrainingRun
 from fwp_keras.zoo.fast_weight.tokenizer_training import lines_dataset
 
 MODELS = {
@@ -109,15 +109,15 @@ def check_arguments(args, distribution):
     distribution.check_batch_size(args.batch_size)
 
 
-def load_or_build(args, output_dir, train_documents):
+def load_or_build(args, train_run, train_documents):
     """`(causal_lm, tokenizer)`: a preset's, or a new model of `--model`'s family on the
-    run's tokenizer (trained on `train_documents` once and kept in the output directory: a
-    resumed run reads it back instead of training it again)."""
+    run's tokenizer (trained on `train_documents` once and kept in the output directory when
+    training starts: a resumed run reads it back instead of training it again)."""
     if args.model not in MODELS:
         causal_lm = evaluate.load_causal_lm(args.model, "--model")
         return causal_lm, causal_lm.preprocessor.tokenizer
-    saved = os.path.join(output_dir, "tokenizer")
-    if os.path.isdir(saved):
+    saved = train_run.path(TOKENIZER_FOLDER)
+    if train_run.started:
         tokenizer = zoo.load_tokenizer(saved)
     elif os.path.isdir(args.tokenizer):
         tokenizer = zoo.load_tokenizer(args.tokenizer)
@@ -127,8 +127,8 @@ def load_or_build(args, output_dir, train_documents):
     else:
         tokenizer = zoo.train_sentence_piece_tokenizer(lines_dataset(train_documents),
                                                        args.vocabulary_size)
-    if not os.path.isdir(saved):
-        tokenizer.save_to_preset(saved)
+    if not train_run.started:
+        train_run.write_at_start(TOKENIZER_FOLDER, tokenizer.save_to_preset)
     cls = MODELS[args.model]
     backbone = build_backbone(cls, args, tokenizer.vocabulary_size())
     preprocessor = cls.preprocessor_cls(tokenizer, sequence_length=args.sequence_length)
@@ -222,7 +222,7 @@ def run(args, distribution):
                             max_steps=args.max_steps, patience_steps=args.patience_steps,
                             flags=args.flags)
     with distribution.scope():
-        causal_lm, tokenizer = load_or_build(args, train_run.output_dir, documents[0])
+        causal_lm, tokenizer = load_or_build(args, train_run, documents[0])
         preprocessor, causal_lm.preprocessor = causal_lm.preprocessor, None  # data is ids
         model = CarriedStateLM(causal_lm, args.batch_size) if args.carry_state else causal_lm
         compile_for_training(model, learning_rate_schedule(args), args.clip_norm)

@@ -1,6 +1,6 @@
 """`fwp-train synthetic`: the associative-retrieval task of the paper's Sec. 6.1 on `model.fit`.
 
-    fwp-train synthetic --setting 2 --num-keys 20 --model delta_net --feature-map dpfp \
+    fwp-train synthetic --setting 2 --num-keys 20 --model delta_net --feature-map dpfp \\
         --output-dir runs/delta
 
 Stops, as in the paper, when the evaluation loss (20 sequences x all S queries) falls below
@@ -30,7 +30,7 @@ def add_arguments(parser):
     task = parser.add_argument_group("task (Sec. 6.1)")
     task.add_argument("--setting", type=int, choices=(1, 2), default=1,
                       help="1: L = S keys without replacement; 2: L = 2S, keys re-assigned")
-    task.add_argument("--num-keys", type=int, default=20, help="S, keys and values (default 20)")
+    task.add_argument("--num-keys", type=int, default=20, help="S, keys and values")
     model = parser.add_argument_group("model")
     model.add_argument("--model", default="delta_net",
                        help=f"one of {sorted(MODELS)}, or a retrieval preset to start from")
@@ -41,7 +41,7 @@ def add_arguments(parser):
                        help="FAVOR+'s m (default 64; d_dot = 2m)")
     model.add_argument("--update-rule", choices=("sum", "delta", "gated"))
     model.add_argument("--normalization", choices=("sum", "attention", "l2", "none"))
-    model.add_argument("--key-dim", type=int, default=64, help="d_key (default 64)")
+    model.add_argument("--key-dim", type=int, default=64, help="d_key")
     training = parser.add_argument_group("training")
     training.add_argument("--batch-size", type=int, default=32)
     training.add_argument("--learning-rate", type=float, default=1e-3,

@@ -10,6 +10,7 @@
     <output-dir>/preset/               the final model as a keras-hub preset
     <output-dir>/results.json          the command, settings, metrics, wall time and paths
     <output-dir>/flags.json            the flags the run started with (a resume must match)
+    <output-dir>/tokenizer/            the run's vocabulary (`fwp-train lm` / `mt`)
     <output-dir>/*.png                 plots
 
 An epoch here is one evaluation interval (`steps_per_epoch` training steps on an endless,
@@ -24,6 +25,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -40,6 +42,7 @@ from fwp_keras.training.callbacks import (
 from fwp_keras.zoo.presets import read_json_file, record_training, write_json
 
 FLAGS_FILE = "flags.json"
+TOKENIZER_FOLDER = "tokenizer"
 # What a resumed run may change: none of these changes what it trains.
 FLAGS_A_RESUME_MAY_CHANGE = ("output_dir", "verbose", "diagnostics_every", "command",
                              "dataset_origin")
@@ -73,6 +76,7 @@ class TrainingRun:
         if flags is not None:
             self._check_flags(flags)
         self.initial_epoch = ResumableBackup.latest_epoch(self.backup_dir)
+        self._written_at_start = []  # (name, save): `write_at_start`
         self.memory_diagnostics = None  # the callback, once `diagnostics` made it
         self.fit_seconds = None
         self.history = self._history()
@@ -125,6 +129,17 @@ class TrainingRun:
         return [{key: float(value) for key, value in row.items() if value != ""} for row in rows]
 
     @property
+    def started(self):
+        """Whether a process began training here: its flags and artefacts are recorded."""
+        return self.resumed or os.path.exists(self.path(FLAGS_FILE))
+
+    def write_at_start(self, name, save):
+        """`save(path)` writes an artefact of the run (its tokenizer, say) to `<output-dir>/
+        <name>` when training starts, with the flags: a start that fails before leaves
+        nothing that a later run in the folder could pick up."""
+        self._written_at_start.append((name, save))
+
+    @property
     def start_step(self):
         """The first training step this process runs (where its data must start)."""
         return self.initial_epoch * self.steps_per_epoch
@@ -163,8 +178,12 @@ class TrainingRun:
         """`model.fit` for the remaining epochs; returns the whole run's per-epoch history
         (earlier processes' epochs included). `fit_seconds`: this process's wall time."""
         start = time.time()
-        if self.flags is not None and not os.path.exists(self.path(FLAGS_FILE)):
-            write_json(self.path(FLAGS_FILE), self.flags)  # only now: a failed start records none
+        if not self.started:  # only now: a failed start records nothing
+            for name, save in self._written_at_start:
+                shutil.rmtree(self.path(name), ignore_errors=True)  # a failed start's, if any
+                save(self.path(name))
+            if self.flags is not None:
+                write_json(self.path(FLAGS_FILE), self.flags)
         if self.stopper.reason is None and self.initial_epoch < self.epochs:
             if self.resumed:
                 print(f"Resuming {self.output_dir} at step {self.start_step} "

@@ -75,8 +75,10 @@ def corpus_scores(hypotheses, references):
 
 
 def parser():
+    from fwp_keras.training.help_formatter import HelpFormatter
+
     parser = argparse.ArgumentParser(prog="fwp-translate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--preset", required=True, help="a Seq2SeqLM preset name or directory")
     parser.add_argument("--input", help="one sentence a line (default: standard input)")
     parser.add_argument("--output", help="translations, one a line (default: standard output)")
@@ -111,12 +113,13 @@ def run(args):
             sentences = file.read().splitlines()
     else:
         sentences = sys.stdin.read().splitlines()
-    empty = [i + 1 for i, s in enumerate(sentences) if not s.strip()]
-    if empty:
-        raise ValueError(f"Line(s) {empty[:5]} of {args.input or 'standard input'!r} are "
-                         "empty: one sentence a line.")
-    translations = translate(model, sentences, num_beams=args.num_beams,
-                             batch_size=args.batch_size, max_length=args.max_length)
+    # A blank line stays a blank line of the output (aligned line by line with the input).
+    text = [i for i, s in enumerate(sentences) if s.strip()]
+    translated = translate(model, [sentences[i] for i in text], num_beams=args.num_beams,
+                           batch_size=args.batch_size, max_length=args.max_length)
+    translations = [""] * len(sentences)
+    for i, translation in zip(text, translated):
+        translations[i] = translation
     if args.output:
         write_lines(args.output, translations)
     else:

@@ -1,7 +1,7 @@
 """`fwp-train mt`: translation (the paper's Sec. 6.2) on `model.fit`.
 
     fwp-train mt --dataset multi30k --model delta_net --output-dir runs/mt
-    fwp-train mt --source train.en --target train.de --validation-source val.en \
+    fwp-train mt --source train.en --target train.de --validation-source val.en \\
         --validation-target val.de --model delta_net --output-dir runs/my_mt
 
 A provided dataset (`--dataset`: its train and validation splits) or aligned files become
@@ -30,7 +30,7 @@ from fwp_keras.training.model_arguments import (
     add_origin_argument,
     build_backbone,
 )
-from fwp_keras.training.training_run import TrainingRun
+from fwp_keras.training.training_run import TOKENIZER_FOLDER, TrainingRun
 from fwp_keras.zoo.fast_weight.tokenizer_training import lines_dataset
 
 MODELS = {
@@ -149,23 +149,23 @@ def read_data(args):
                  "`--validation-source` / `--validation-target`"))
 
 
-def load_or_build(args, output_dir, sources, targets):
+def load_or_build(args, train_run, sources, targets):
     """`seq2seq_lm`: a preset's, or a new model of `--model`'s family on the run's joint
-    vocabulary (trained on `sources` and `targets` once and kept in the output directory,
-    for a resumed run)."""
+    vocabulary (trained on `sources` and `targets` once and kept in the output directory
+    when training starts, for a resumed run)."""
     if args.model not in MODELS:
         return keras_hub.models.Seq2SeqLM.from_preset(args.model)
-    saved = os.path.join(output_dir, "tokenizer")
+    saved = train_run.path(TOKENIZER_FOLDER)
     cls = MODELS[args.model]
     tokenizer_cls = cls.preprocessor_cls.tokenizer_cls
-    if os.path.isdir(saved) or os.path.isdir(args.tokenizer):
-        tokenizer = zoo.load_tokenizer(saved if os.path.isdir(saved) else args.tokenizer)
+    if train_run.started or os.path.isdir(args.tokenizer):
+        tokenizer = zoo.load_tokenizer(saved if train_run.started else args.tokenizer)
     else:
         proto = zoo.train_sentence_piece_tokenizer(lines_dataset([sources, targets]),
                                                    args.vocabulary_size).proto
         tokenizer = tokenizer_cls(proto=proto)
-    if not os.path.isdir(saved):
-        tokenizer.save_to_preset(saved)
+    if not train_run.started:
+        train_run.write_at_start(TOKENIZER_FOLDER, tokenizer.save_to_preset)
     backbone = build_backbone(cls, args, tokenizer.vocabulary_size())
     preprocessor = cls.preprocessor_cls(
         tokenizer, encoder_sequence_length=args.encoder_sequence_length,
@@ -180,7 +180,7 @@ def run(args, distribution):
                             steps_per_epoch=args.eval_every, max_steps=args.max_steps,
                             patience_steps=args.patience_steps, flags=args.flags)
     with distribution.scope():
-        seq2seq_lm = load_or_build(args, train_run.output_dir, sources, targets)
+        seq2seq_lm = load_or_build(args, train_run, sources, targets)
         preprocessor, seq2seq_lm.preprocessor = seq2seq_lm.preprocessor, None  # data is ids
         compile_for_translation(seq2seq_lm, args)
     lengths = dict(encoder_sequence_length=preprocessor.encoder_sequence_length,

@@ -4,8 +4,8 @@ embeddings), trained exactly as `fwp-train lm` trains the zoo: the same provided
 tokenizer, segments, optimizer, schedule and budget. Validation perplexity as `fwp-train lm`
 reports it, and the sliding-window perplexity of `fwp-evaluate lm` on the test split.
 
-    python -m benchmarks.references.gpt2_language_model --dataset shakespeare \
-        --tokenizer runs/lm/transformer/tokenizer --max-steps 4000 \
+    python -m benchmarks.references.gpt2_language_model --dataset shakespeare \\
+        --tokenizer runs/lm/transformer/tokenizer --max-steps 4000 \\
         --output-dir runs/references/gpt2
 
 Side by side with `fwp-train lm --model transformer` at the same flags, this is the baseline

@@ -5,8 +5,8 @@ post-layer-norm, a `Dense` output), trained exactly as `fwp-train mt` trains the
 Multi30k batches, tokenizer, optimizer, schedule, per-token loss and budget. Decoded greedily
 without a cache (every step a full forward pass), scored with sacrebleu on `val`.
 
-    python -m benchmarks.references.seq2seq_transformer \
-        --tokenizer runs/mt/transformer/tokenizer --max-steps 3000 \
+    python -m benchmarks.references.seq2seq_transformer \\
+        --tokenizer runs/mt/transformer/tokenizer --max-steps 3000 \\
         --output-dir runs/references/seq2seq
 
 The same command resumes a killed run (`TrainingRun`); `results.json` holds the per-token

@@ -17,7 +17,7 @@ def fwp_train(backend, output_dir, *argv):
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-m", "fwp_keras.training", *argv, "--verbose", "0",
                            "--output-dir", str(output_dir)], env=env, capture_output=True,
-                          text=True, timeout=600)
+                          text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     with open(os.path.join(output_dir, "results.json")) as file:
         return json.load(file)

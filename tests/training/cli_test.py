@@ -152,6 +152,22 @@ def test_evaluate_lm_on_a_provided_split_is_the_same_as_on_its_file(capsys):
     assert measured[0]["sliding_window"] == measured[1]["sliding_window"]
 
 
+def test_a_failed_start_leaves_nothing_a_later_run_picks_up(tmp_path, capsys):
+    """A run that fails after training its tokenizer, before training: the next command in
+    the folder trains its own vocabulary, of its own size (it reused the failed one's)."""
+    flags = [a for a in TINY_LM if a != "500"]
+    flags[flags.index("--vocabulary-size") + 1:flags.index("--vocabulary-size") + 1] = ["60"]
+    assert train("lm", "--train", HAMLET, *flags, "--validation-fraction", "0.0001",
+                 "--output-dir", tmp_path) == 2
+    assert "one validation batch" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "tokenizer")
+    assert train("lm", "--train", HAMLET, *TINY_LM, "--max-steps", 10,
+                 "--output-dir", tmp_path) == 0
+    assert results(tmp_path)["vocabulary_size"] == 500
+    with open(tmp_path / "flags.json") as file:
+        assert json.load(file)["vocabulary_size"] == 500
+
+
 def test_evaluating_a_translation_preset_as_a_language_model_is_a_clear_error(capsys):
     assert cli.evaluate_main(["lm", "--preset", "delta_net_multi30k_en_de", "--text", MACBETH,
                               "--verbose", "0"]) == 2

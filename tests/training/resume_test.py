@@ -10,6 +10,7 @@ import time
 
 import h5py
 import numpy as np
+import pytest
 
 COMMAND = [sys.executable, "-m", "fwp_keras.training", "synthetic", "--setting", "2",
            "--num-keys", "6", "--key-dim", "16", "--model", "delta_net", "--batch-size", "8",
@@ -20,7 +21,7 @@ ENV = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 def run(output_dir):
     subprocess.run(COMMAND + ["--output-dir", str(output_dir)], env=ENV, check=True,
-                   capture_output=True, timeout=600)
+                   capture_output=True)
 
 
 def logged_epochs(output_dir):
@@ -39,17 +40,21 @@ def weights(preset_dir):
     return arrays
 
 
-def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
+@pytest.mark.parametrize("kill", [signal.SIGKILL, signal.SIGINT])
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, kill):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     run(whole)
     process = subprocess.Popen(COMMAND + ["--output-dir", str(killed)], env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while len(logged_epochs(killed)) < 4 and process.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     assert process.poll() is None, "the run ended before it could be killed"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    os.kill(process.pid, kill)
+    _, error = process.communicate()
+    if kill == signal.SIGINT:  # Ctrl-C: one line saying how to go on, not a traceback
+        assert process.returncode == 130 and "Traceback" not in error
+        assert "interrupted. The same command resumes the run" in error
     assert 4 <= len(logged_epochs(killed)) < 10
     run(killed)
     expected, got = weights(whole / "preset"), weights(killed / "preset")

@@ -70,6 +70,16 @@ def test_a_tiny_model_learns_twenty_pairs_then_evaluates_and_translates(tmp_path
     assert cli.translate_main(["--preset", results["preset"], "--input", source,
                                "--output", str(translated), "--num-beams", "2"]) == 0
     assert translated.read_text(encoding="utf-8").splitlines() == hypotheses
+    # Blank lines pass through as blank lines, the others translate as before.
+    with open(source, encoding="utf-8") as file:
+        sentences = file.read().splitlines()
+    gappy = tmp_path / "gappy.en"
+    gappy.write_text("\n".join([sentences[0], "", "  ", sentences[1]]) + "\n",
+                     encoding="utf-8")
+    assert cli.translate_main(["--preset", results["preset"], "--input", str(gappy),
+                               "--output", str(translated), "--num-beams", "2"]) == 0
+    assert translated.read_text(encoding="utf-8").splitlines() == [
+        hypotheses[0], "", "", hypotheses[1]]
 
     # The finished run started again: restored, not retrained; the same results.
     assert train_tiny(tmp_path, source, target) == 0

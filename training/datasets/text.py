@@ -81,7 +81,8 @@ def _check(tokens, sequence_length, batch_size, rows_needed):
 
 def _example(segments, reset=None):
     inputs = {"token_ids": segments[:, :-1],
-              "padding_mask": tf.ones_like(segments[:, :-1], tf.bool)}
+              # int32, as the backbone declares it: tf.distribute cannot split bools.
+              "padding_mask": tf.ones_like(segments[:, :-1], tf.int32)}
     if reset is not None:
         inputs["reset"] = reset
     return inputs, segments[:, 1:]

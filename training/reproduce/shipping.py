@@ -20,6 +20,7 @@ import sys
 import keras
 from keras_hub.src.utils import preset_utils
 
+from fwp_keras.training.help_formatter import HelpFormatter
 from fwp_keras.training.reproduce import runs
 from fwp_keras.zoo import presets
 
@@ -118,7 +119,7 @@ def shipped_table():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--list", action="store_true",
                         help="print the shipped presets as a Markdown table, and stop")
     parser.add_argument("--run", help="a finished fwp-train output directory")
