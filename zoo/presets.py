@@ -12,6 +12,7 @@ import json
 import os
 
 import keras
+import keras_hub
 from keras_hub.src.utils import preset_utils
 
 TRAINING_KEY = "training"
@@ -116,10 +117,48 @@ def check_preset_name(cls, preset):
     )
 
 
+def check_preset_files(cls, preset, load_weights=True):
+    """A preset directory missing a file `cls.from_preset` reads is a ValueError naming it
+    (keras-hub names `model.weights.json` for missing weights, and builds a task without
+    `task.json` from its backbone, silently)."""
+    directory = preset_utils.BUILTIN_PRESETS.get(preset, {}).get("kaggle_handle", preset)
+    models = (keras_hub.models.Backbone, keras_hub.models.Task)
+    if not issubclass(cls, models) or not os.path.isdir(directory):
+        return  # a tokenizer or preprocessor reads its own files
+    needed = [preset_utils.CONFIG_FILE]
+    if load_weights:
+        needed.append(preset_utils.MODEL_WEIGHTS_FILE)
+    if issubclass(cls, keras_hub.models.Task):
+        needed.append(preset_utils.TASK_CONFIG_FILE)
+    missing = [name for name in needed if not os.path.isfile(os.path.join(directory, name))]
+    if missing:
+        raise ValueError(f"The preset directory {directory!r} has no {' or '.join(missing)}: "
+                         f"{cls.__name__}.from_preset needs it. Save the model again with "
+                         "`save_to_preset`.")
+
+
+def name_task_in_metadata(preset_dir):
+    """`metadata.json`'s "tasks" as `task.json` names the task (keras-hub lists the base
+    class of each task it knows for the backbone: `FastWeightCausalLM` for a Delta Net)."""
+    task_file = os.path.join(preset_dir, preset_utils.TASK_CONFIG_FILE)
+    if not os.path.isfile(task_file):
+        return
+    metadata = read_json(preset_dir, preset_utils.METADATA_FILE)
+    metadata["tasks"] = [read_json(preset_dir, preset_utils.TASK_CONFIG_FILE)["class_name"]]
+    write_metadata(preset_dir, metadata)
+
+
 class NamedPresets:
-    """`from_preset` that names the available presets when it is given an unknown one."""
+    """`from_preset` that names the available presets when it is given an unknown one, and
+    the missing file of an incomplete preset directory; `save_to_preset` whose metadata names
+    the task as its `task.json` does."""
 
     @classmethod
     def from_preset(cls, preset, *args, **kwargs):
         check_preset_name(cls, preset)
+        check_preset_files(cls, preset, kwargs.get("load_weights", True))
         return super().from_preset(preset, *args, **kwargs)
+
+    def save_to_preset(self, preset_dir, *args, **kwargs):
+        super().save_to_preset(preset_dir, *args, **kwargs)
+        name_task_in_metadata(preset_dir)

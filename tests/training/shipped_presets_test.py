@@ -60,6 +60,8 @@ def test_shipped_preset_reproduces_its_recorded_check(name):
     value = shipping.measure(check, name)
     np.testing.assert_allclose(value, check["value"], rtol=check["tolerance"], atol=1e-6)
     model = load(name)
+    if isinstance(model, keras_hub.models.Task):  # the task's class, as task.json names it
+        assert SHIPPED[name][1]["tasks"] == [type(model).__name__]
     first, second = outputs(model), outputs(model)
     np.testing.assert_array_equal(np.asarray(first), np.asarray(second))
 

@@ -29,6 +29,18 @@ def assert_same_weights(a, b):
         np.testing.assert_array_equal(to_np(x), to_np(y))
 
 
+@pytest.mark.skipif(zu.BACKEND != "tensorflow", reason="file checks: backend-independent")
+@pytest.mark.parametrize("missing", ["model.weights.h5", "task.json", "config.json"])
+def test_a_preset_missing_a_file_names_it(tmp_path, missing):
+    lm = zu.make_lm("delta_net")
+    lm.save_to_preset(str(tmp_path))
+    with open(tmp_path / "metadata.json") as file:  # as task.json names the task
+        assert json.load(file)["tasks"] == ["DeltaNetCausalLM"]
+    os.remove(tmp_path / missing)
+    with pytest.raises(ValueError, match=f"has no {missing}: DeltaNetCausalLM.from_preset"):
+        zoo.DeltaNetCausalLM.from_preset(str(tmp_path))
+
+
 @pytest.mark.parametrize("family", list(FAMILIES) if zu.BACKEND == "tensorflow"
                          else ["delta_net"])
 def test_preset_round_trip_is_bit_identical(family, tmp_path):

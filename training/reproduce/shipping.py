@@ -72,6 +72,7 @@ def ship(run_dir, name, metric, command, tolerance):
     check = {"command": [*command[:2], "--preset", name, *command[2:]], "metric": metric,
              "tolerance": tolerance}
     check["value"] = measure(check, staging)
+    presets.name_task_in_metadata(staging)
     metadata = presets.read_json(staging, preset_utils.METADATA_FILE)
     training = metadata[presets.TRAINING_KEY]
     training["train_minutes"] = round(runs.training_minutes(results), 2)
