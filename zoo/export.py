@@ -15,6 +15,8 @@ SavedModel export of its own, and wrapping `generate()` in a `tf.function` fails
 """
 
 import contextlib
+import sys
+import time
 
 import keras
 import keras_hub
@@ -22,7 +24,7 @@ from keras_hub.src.utils.tensor_utils import strip_to_ragged
 
 
 def export_saved_model(model, path, *, with_custom_ops=False, include_text=False,
-                       stop_token_ids="auto", num_beams=1, max_length=None, verbose=False):
+                       stop_token_ids="auto", num_beams=1, max_length=None, verbose=True):
     """Writes a zoo `CausalLM` or `Seq2SeqLM` to `path` as a SavedModel with named signatures.
 
     Signatures of a `CausalLM` (inputs named as keras-hub names them):
@@ -41,6 +43,7 @@ def export_saved_model(model, path, *, with_custom_ops=False, include_text=False
             decoder_padding_mask)` -> `[B, T, vocabulary_size]` float32;
         `translate_text(sources: string [B])` -> `string [B]` with `include_text=True`.
 
+    The token-id signatures hold no tokenizer: plain TensorFlow loads a default export.
     Loading a SavedModel with a text endpoint needs `import tensorflow_text` first when the
     tokenizer is a SentencePiece one.
 
@@ -54,6 +57,7 @@ def export_saved_model(model, path, *, with_custom_ops=False, include_text=False
         max_length: a `CausalLM`'s `generate_text` width (prompt and generated tokens; default:
             its preprocessor's `sequence_length`), or a `Seq2SeqLM`'s target width (default:
             its preprocessor's `decoder_sequence_length`; the start token is the tokenizer's).
+        verbose: say what is being done (tracing the generation loop takes 10-30 s).
     """
     if keras.config.backend() != "tensorflow":
         raise ValueError(
@@ -81,24 +85,50 @@ def export_saved_model(model, path, *, with_custom_ops=False, include_text=False
     elif stop_token_ids is not None:
         stop_token_ids = tuple(int(i) for i in stop_token_ids)
 
-    sampler = model.sampler
-    model.sampler = (keras_hub.samplers.GreedySampler() if num_beams == 1
-                     else keras_hub.samplers.BeamSampler(num_beams=num_beams))
+    def say(message):
+        if verbose:
+            print(message, file=sys.stderr, flush=True)
+
+    start = time.time()
+    exported = model if include_text else _without_preprocessor(model)
+    sampler = exported.sampler
+    exported.sampler = (keras_hub.samplers.GreedySampler() if num_beams == 1
+                        else keras_hub.samplers.BeamSampler(num_beams=num_beams))
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    archive.track(exported)
     if include_text:
         if not preprocessor.built:
             preprocessor.build(None)
         archive.track(preprocessor)
     add_endpoints = (_add_seq2seq_endpoints if isinstance(model, keras_hub.models.Seq2SeqLM)
                      else _add_causal_lm_endpoints)
+    search = "greedy search" if num_beams == 1 else f"beam search ({num_beams} beams)"
+    say(f"Exporting {type(model).__name__} to {path}: tracing the generation loop ({search}, "
+        f"{'custom ops kept' if with_custom_ops else 'keras.ops forms'}) and the forward "
+        f"pass{', with the text endpoint' if include_text else ''}...")
     try:
         with contextlib.nullcontext() if with_custom_ops else disable_custom_ops():
-            add_endpoints(archive, model, stop_token_ids, include_text, max_length)
-            archive.write_out(path, verbose=verbose)
+            add_endpoints(archive, exported, preprocessor, stop_token_ids, include_text,
+                          max_length)
+            say("Writing the SavedModel...")
+            archive.write_out(path, verbose=False)
     finally:
-        model.sampler = sampler
+        exported.sampler = sampler
+    say(f"Exported {path} in {time.time() - start:.0f} s.")
     return path
+
+
+def _without_preprocessor(model):
+    """The same task on the same backbone (the same variables) with no preprocessor: a task
+    that once held a SentencePiece tokenizer keeps its op in any graph traced from it, and
+    loading that graph would need tensorflow-text."""
+    suppressed = getattr(model, "_suppressed_token_ids", None)
+    if suppressed is None:
+        suppressed = model.set_suppressed_token_ids()
+    task = type(model)(model.backbone, preprocessor=None)
+    task.sampler = model.sampler
+    task.set_suppressed_token_ids(list(suppressed))
+    return task
 
 
 def _detokenize(tokenizer, token_ids, padding_mask):
@@ -107,10 +137,10 @@ def _detokenize(tokenizer, token_ids, padding_mask):
     return tokenizer.detokenize(ids)
 
 
-def _add_causal_lm_endpoints(archive, causal_lm, stop_token_ids, include_text, max_length):
+def _add_causal_lm_endpoints(archive, causal_lm, preprocessor, stop_token_ids, include_text,
+                             max_length):
     import tensorflow as tf
 
-    preprocessor = causal_lm.preprocessor
     if max_length is not None:
         if not include_text:
             raise ValueError("`max_length` sets the width of a CausalLM's `generate_text`: pass "
@@ -143,10 +173,10 @@ def _add_causal_lm_endpoints(archive, causal_lm, stop_token_ids, include_text, m
                              input_signature=[tf.TensorSpec((None,), "string", name="prompts")])
 
 
-def _add_seq2seq_endpoints(archive, seq2seq_lm, stop_token_ids, include_text, max_length):
+def _add_seq2seq_endpoints(archive, seq2seq_lm, preprocessor, stop_token_ids, include_text,
+                           max_length):
     import tensorflow as tf
 
-    preprocessor = seq2seq_lm.preprocessor
     if max_length is None:
         if preprocessor is None:
             raise ValueError("Exporting a Seq2SeqLM without a preprocessor needs `max_length`, "

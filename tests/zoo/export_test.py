@@ -164,3 +164,53 @@ def test_plain_tensorflow_serves_translate(family, num_beams, tmp_path):
     np.testing.assert_array_equal(served["padding_mask"], to_np(expected["decoder_padding_mask"]))
     assert served["text"].tolist() == lm.generate(sources)
     assert zu.rel_err(to_np(lm(batch)), served["logits"]) <= zu.TOL
+
+
+SERVE_WITHOUT_LIBRARIES = """
+import sys
+class Refuse:  # as if tensorflow-text, keras-hub and the zoo were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow_text", "keras_hub", "fwp_keras"):
+            raise ImportError(f"{name} is not installed here")
+sys.meta_path.insert(0, Refuse())
+import numpy as np, tensorflow as tf
+served = tf.saved_model.load(sys.argv[1])
+data = np.load(sys.argv[2])
+endpoint = served.translate if sys.argv[3] == "translate" else served.generate
+out = endpoint(**{key: tf.constant(data[key]) for key in data.files})
+np.save(sys.argv[2] + ".out.npy", out["token_ids"].numpy())
+"""
+
+
+@pytest.mark.parametrize("preset", ["delta_net_shakespeare", "transformer_multi30k_en_de"])
+def test_a_shipped_preset_exported_by_default_loads_with_tensorflow_alone(preset, tmp_path):
+    """The SentencePiece tokenizer of a preset stays out of the token-id signatures."""
+    import keras_hub
+
+    model = keras_hub.models.CausalLM.from_preset(preset)  # Seq2SeqLM is a CausalLM
+    zoo.export_saved_model(model, str(tmp_path / "model"), verbose=False)
+    model.compile(sampler="greedy")  # the export's search
+    if isinstance(model, keras_hub.models.Seq2SeqLM):
+        endpoint = "translate"
+        batch = {key: to_np(value) for key, value in model.preprocessor.generate_preprocess(
+            ["A man is riding a bicycle."]).items() if key.startswith("encoder")}
+        expected = model.generate_step({
+            **batch, "decoder_token_ids": np.array([[2] + [0] * 63], "int32"),
+            "decoder_padding_mask": np.array([[True] + [False] * 63])},
+            stop_token_ids=[3])["decoder_token_ids"]
+    else:
+        endpoint = "generate"
+        batch = zu.prompts([3, 5], 12, seed=22)
+        expected = model.generate_step(batch, stop_token_ids=[3])["token_ids"]
+    np.savez(tmp_path / "batch.npz", **batch)
+    run = subprocess.run([sys.executable, "-c", SERVE_WITHOUT_LIBRARIES, str(tmp_path / "model"),
+                          str(tmp_path / "batch.npz"), endpoint], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    np.testing.assert_array_equal(np.load(str(tmp_path / "batch.npz") + ".out.npy"),
+                                  to_np(expected))
+
+
+def test_export_says_what_it_is_doing(tmp_path, capsys):
+    zoo.export_saved_model(zu.make_lm("delta_net"), str(tmp_path / "model"))
+    err = capsys.readouterr().err
+    assert "tracing the generation loop (greedy search" in err and "Exported" in err
