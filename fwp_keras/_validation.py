@@ -91,9 +91,18 @@ def concrete_values(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
+def integer_token_ids(name, token_ids):
+    """Raises unless `token_ids` (a NumPy array) holds integers: a model's int32 input would
+    truncate 3.7 to 3 without a word."""
+    if not np.issubdtype(token_ids.dtype, np.integer):
+        raise ValueError(f"`{name}` must be integer token ids. Received dtype: "
+                         f"{token_ids.dtype} (cast the ids to int32)")
+
+
 def token_ids_in_vocabulary(name, token_ids, vocabulary_size):
     """Raises unless every id of `token_ids` (a NumPy array) is in [0, vocabulary_size): an
     embedding lookup would clamp the others silently on JAX and fail deep inside torch."""
+    integer_token_ids(name, token_ids)
     outside = (token_ids < 0) | (token_ids >= vocabulary_size)
     if outside.any():
         raise ValueError(

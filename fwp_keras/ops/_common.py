@@ -6,6 +6,8 @@ state S `[B, H, Dk, Dv]`, attention normaliser z `[B, H, Dk]`.
 
 import collections
 
+import numpy as np
+
 import keras
 from keras import ops
 
@@ -90,6 +92,7 @@ def as_tensor(name, x):
     Keras tensors and None pass through."""
     if x is None or isinstance(x, keras.KerasTensor):
         return x
+    _check_real(name, x)
     try:
         x = ops.convert_to_tensor(x)
         if keras.backend.backend() == "tensorflow" and not hasattr(x, "ndim"):
@@ -122,6 +125,22 @@ def state_as_tensors(state, normalize, name):
 def dims_match(got, expected):
     """Same rank, and every dimension equal where both are known."""
     return len(got) == len(expected) and all(_same(a, b) for a, b in zip(got, expected))
+
+
+def _check_real(name, x):
+    """A memory program computes on real numbers: strings, complex numbers and objects are a
+    ValueError naming the argument, not an error deep inside a backend."""
+    if x is None:
+        return
+    dtype = getattr(x, "dtype", None)
+    try:
+        dtype = keras.backend.standardize_dtype(dtype if dtype is not None
+                                                else np.asarray(x).dtype)
+    except (TypeError, ValueError):  # strings, objects: no Keras dtype
+        dtype = str(dtype if dtype is not None else np.asarray(x).dtype)
+    if not (dtype.startswith(("float", "bfloat", "int", "uint")) or dtype == "bool"):
+        raise ValueError(f"`{name}` must hold real numbers (a float or integer tensor). "
+                         f"Received dtype: {dtype}")
 
 
 def check_inputs(q, k, v, beta=None, same_length=True, one_step=False):

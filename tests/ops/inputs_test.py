@@ -43,6 +43,18 @@ def test_integer_inputs_are_promoted_to_float(rule, implementation):
     bu.assert_close(bu.to_numpy(o), rule.reference(inputs)[0], bu.FWD_TOL, "int32")
 
 
+@pytest.mark.parametrize("dtype", ["str", "complex64"])
+@pytest.mark.parametrize("where", ["q", "v", "beta"])
+@pytest.mark.parametrize("rule", RULES, ids=str)
+def test_strings_and_complex_numbers_are_clear_errors(rule, where, dtype):
+    inputs = _inputs(rule)
+    if where not in inputs:
+        pytest.skip(f"{rule} takes no {where}")
+    inputs[where] = inputs[where].astype(dtype)
+    with pytest.raises(ValueError, match=f"`{where}` must hold real numbers"):
+        rule.op(**inputs)
+
+
 @pytest.mark.parametrize("rule", RULES, ids=str)
 def test_python_lists_and_keras_variables(rule):
     inputs = _inputs(rule, initial_state=True)

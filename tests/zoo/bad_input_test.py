@@ -50,8 +50,35 @@ def test_empty_batch_and_empty_prompt(lm, text_lm):
         lm.generate(zu.prompts([3, 0], 8), stop_token_ids=None)
 
 
+@pytest.mark.parametrize("inputs, match", [
+    (123, "`inputs` must be a prompt string or a list of them. Received: int"),
+    (b"Is this", r"Received: bytes \(decode bytes to str first\)"),
+    (["Is this", b"a dagger"], "a list holding bytes, str"),
+    ("", r"`inputs` holds an empty prompt \(at index 0\)"),
+    (["Is this", "  "], r"empty prompt \(at index 1\)"),
+])
+def test_prompts_that_are_not_text(text_lm, inputs, match):
+    with pytest.raises(ValueError, match=match):
+        text_lm.generate(inputs)
+
+
+@pytest.mark.parametrize("stop_token_ids", ["foo", [1.5], [True], 3, [zu.VOCABULARY]])
+def test_bad_stop_token_ids(lm, stop_token_ids):
+    with pytest.raises(ValueError, match="stop_token_ids"):
+        lm.generate(zu.prompts([3], 8), stop_token_ids=stop_token_ids)
+
+
+def test_float_token_ids_in_a_direct_call(lm):
+    batch = zu.prompts([3], 8)
+    with pytest.raises(ValueError, match="`token_ids` must be integer token ids. Received "
+                                         "dtype: float32"):
+        lm({"token_ids": batch["token_ids"].astype("float32"),
+            "padding_mask": batch["padding_mask"]})
+
+
 def test_max_length_below_the_prompt(text_lm):
-    with pytest.raises(ValueError, match="max_length"):
+    with pytest.raises(ValueError, match=r"the longest prompt, [0-9]+ tokens with the start "
+                                         "token"):
         text_lm.generate("Is this a dagger which I see before me", max_length=4)
     with pytest.raises(ValueError, match="max_length"):
         text_lm.generate("Is this", max_length=0)

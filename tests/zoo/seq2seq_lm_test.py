@@ -193,7 +193,16 @@ def test_bad_generate_inputs_name_what_is_wrong():
         lm.generate({**batch, "encoder_token_ids": batch["encoder_token_ids"] + 100})
     with pytest.raises(ValueError, match="decoder_padding_mask"):
         lm.generate({**batch, "decoder_padding_mask": np.zeros((1, 5), bool)})
+    translator = string_lm("delta_net")
     with pytest.raises(ValueError, match="empty batch"):
-        string_lm("delta_net").generate([])
+        translator.generate([])
+    with pytest.raises(ValueError, match=r"`max_length` must be >= 2.*max_length=1"):
+        translator.generate(["Is this a dagger"], max_length=1)
+    with pytest.raises(ValueError, match="`inputs` must be a source string"):
+        translator.generate(123)
+    with pytest.raises(ValueError, match=r"an empty source \(at index 0\)"):
+        translator.generate("")
+    with pytest.raises(ValueError, match="stop_token_ids"):
+        translator.generate("Is this", stop_token_ids="foo")
     with pytest.raises(ValueError, match="fixes `update_rule='delta'`"):
         zu.make_seq2seq_lm("delta_net", update_rule="sum")

@@ -31,6 +31,10 @@ class ZooCausalLM(SuppressesTokens, KeepsJaxStateOnError, NamedPresets,
         outputs = backbone.embeddings.logits(hidden)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        check_integer_inputs(inputs)
+        return super().call(inputs, training=training, mask=mask, **kwargs)
+
     def generate(self, inputs, max_length=None, stop_token_ids="auto", strip_prompt=False,
                  suppressed_token_ids="auto"):
         """keras-hub's `generate` (strings with a preprocessor; else `{"token_ids",
@@ -39,6 +43,7 @@ class ZooCausalLM(SuppressesTokens, KeepsJaxStateOnError, NamedPresets,
         than `max_length` is a `ValueError` naming the argument. `suppressed_token_ids`: ids
         never sampled (`"auto"`: padding and `<unk>`; `()`: none)."""
         self.set_suppressed_token_ids(suppressed_token_ids)
+        check_stop_token_ids(stop_token_ids, self.backbone.vocabulary_size)
         if self.preprocessor is not None:
             _check_vocabulary(self.backbone, self.preprocessor)
         if self.preprocessor is not None and max_length is not None:
@@ -74,11 +79,7 @@ class ZooCausalLM(SuppressesTokens, KeepsJaxStateOnError, NamedPresets,
                 "Without a preprocessor, `inputs` must be a dict {'token_ids', 'padding_mask'}. "
                 f"Received: {type(inputs).__name__}"
             )
-        prompts = [inputs] if isinstance(inputs, str) else inputs
-        if hasattr(prompts, "numpy"):
-            prompts = prompts.numpy()
-        if len(prompts) == 0:
-            raise ValueError("`inputs` is an empty batch: pass at least one prompt.")
+        self._prompts = text_prompts(inputs)
         # Whether the prompts leave room is checked on the packed prompts that keras-hub's
         # `generate` makes anyway (`make_generate_function`), so they are tokenized once.
         self._check_width(max_length or self.preprocessor.sequence_length)
@@ -98,10 +99,13 @@ class ZooCausalLM(SuppressesTokens, KeepsJaxStateOnError, NamedPresets,
     def _check_room(self, padding_mask):
         mask = np.asarray(keras.ops.convert_to_numpy(padding_mask)).astype(bool)
         if mask[:, -1].any():  # the packer truncated a prompt to the row, or it just fits
+            tokenized = self.preprocessor.tokenizer(getattr(self, "_prompts", []))
+            tokenized = tokenized.to_list() if hasattr(tokenized, "to_list") else tokenized
+            longest = max((len(ids) + 1 for ids in tokenized), default=mask.shape[1])
             raise ValueError(
-                f"`max_length` ({mask.shape[1]}) must exceed the longest prompt (with the start "
-                "token): there would be nothing to generate. Pass a larger max_length."
-            )
+                f"`max_length` ({mask.shape[1]}) must exceed the longest prompt, {longest} "
+                "tokens with the start token: there would be nothing to generate. Pass a "
+                f"max_length above {longest}.")
 
     def _check_token_ids(self, token_ids, mask):
         if token_ids.shape[0] == 0:
@@ -170,6 +174,54 @@ def _check_vocabulary(backbone, preprocessor):
             f"vocabulary_size is {backbone.vocabulary_size}: they must match (build the "
             "backbone with vocabulary_size=tokenizer.vocabulary_size())."
         )
+
+
+def check_integer_inputs(inputs):
+    """Token ids given to a direct call hold integers (the functional model would cast floats
+    to int32 without a word); traced calls have no values to check."""
+    for name, value in (inputs.items() if isinstance(inputs, dict) else ()):
+        ids = validation.concrete_values(value) if name.endswith("token_ids") else None
+        if ids is not None:
+            validation.integer_token_ids(name, np.asarray(ids))
+
+
+def text_prompts(inputs, what="prompt"):
+    """`inputs` (a string, or a list / array / tensor of strings) as a list of strings; other
+    types, bytes, an empty batch or an empty string are a ValueError naming the argument."""
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    elif hasattr(inputs, "numpy") and not isinstance(inputs, np.ndarray):
+        inputs = inputs.numpy()
+    if isinstance(inputs, np.ndarray):
+        if inputs.dtype.kind == "S":  # a TensorFlow string tensor: UTF-8 bytes
+            inputs = np.char.decode(inputs, "utf-8")
+        inputs = inputs.reshape(-1).tolist() if inputs.dtype.kind in "UO" else inputs
+    if not isinstance(inputs, (list, tuple)) or not all(isinstance(x, str) for x in inputs):
+        kind = type(inputs).__name__ if not isinstance(inputs, (list, tuple)) else (
+            "a list holding " + ", ".join(sorted({type(x).__name__ for x in inputs})))
+        raise ValueError(f"`inputs` must be a {what} string or a list of them. Received: "
+                         f"{kind}" + (" (decode bytes to str first)" if "bytes" in kind else ""))
+    if not inputs:
+        raise ValueError(f"`inputs` is an empty batch: pass at least one {what}.")
+    empty = [i for i, text in enumerate(inputs) if not text.strip()]
+    if empty:
+        raise ValueError(f"`inputs` holds an empty {what} (at index {empty[0]}): there is "
+                         "nothing to go on from.")
+    return list(inputs)
+
+
+def check_stop_token_ids(stop_token_ids, vocabulary_size):
+    """keras-hub's `stop_token_ids`: "auto", None, or a sequence of ids in the vocabulary."""
+    if stop_token_ids is None or (isinstance(stop_token_ids, str) and stop_token_ids == "auto"):
+        return
+    items = list(stop_token_ids) if isinstance(stop_token_ids, (list, tuple, np.ndarray)) \
+        else None
+    if items is None or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool)
+                                for i in items):
+        raise ValueError("`stop_token_ids` must be 'auto', None or a list of integer token "
+                         f"ids. Received: {stop_token_ids!r}")
+    validation.token_ids_in_vocabulary("stop_token_ids", np.asarray(items, np.int64),
+                                       vocabulary_size)
 
 
 def through_first_stop(token_ids, stop_token_ids, searched):

@@ -11,7 +11,12 @@ import numpy as np
 import tensorflow as tf  # keras-hub's preprocessing runs on tf.data whatever the backend
 
 from fwp_keras import _validation as validation
-from fwp_keras.zoo.fast_weight.zoo_causal_lm import _check_vocabulary
+from fwp_keras.zoo.fast_weight.zoo_causal_lm import (
+    _check_vocabulary,
+    check_integer_inputs,
+    check_stop_token_ids,
+    text_prompts,
+)
 from fwp_keras.zoo.fast_weight.suppressed_tokens import SuppressesTokens
 from fwp_keras.zoo.jax_state import KeepsJaxStateOnError
 from fwp_keras.zoo.presets import NamedPresets
@@ -40,6 +45,10 @@ class ZooSeq2SeqLM(SuppressesTokens, KeepsJaxStateOnError, NamedPresets,
         """The encoder's outputs `[B, S, hidden_dim]` for source ids `[B, S]` (inference)."""
         return self.backbone.encode(token_ids, padding_mask)
 
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        check_integer_inputs(inputs)
+        return super().call(inputs, training=training, mask=mask, **kwargs)
+
     def generate(self, inputs, max_length=None, stop_token_ids="auto", strip_prompt=False,
                  suppressed_token_ids="auto"):
         """keras-hub's `generate`: source strings (or `{"encoder_text", "decoder_text"}`) with
@@ -49,6 +58,10 @@ class ZooSeq2SeqLM(SuppressesTokens, KeepsJaxStateOnError, NamedPresets,
         `suppressed_token_ids`: ids never sampled (`"auto"`: padding and `<unk>`; `()`:
         none)."""
         self.set_suppressed_token_ids(suppressed_token_ids)
+        check_stop_token_ids(stop_token_ids, self.backbone.vocabulary_size)
+        if max_length is not None and validation.positive_integer("max_length", max_length) < 2:
+            raise ValueError("`max_length` must be >= 2: the start token and at least one "
+                             f"generated token. Received: max_length={max_length}")
         if isinstance(inputs, tf.data.Dataset):
             return super().generate(inputs, max_length, stop_token_ids, strip_prompt)
         if self.preprocessor is None:
@@ -80,12 +93,8 @@ class ZooSeq2SeqLM(SuppressesTokens, KeepsJaxStateOnError, NamedPresets,
                     "[:, 0]` all true): a source, and a decoder prompt such as the start token.")
 
     def _check_text_inputs(self, inputs):
-        sources = inputs["encoder_text"] if isinstance(inputs, dict) else inputs
-        sources = [sources] if isinstance(sources, (str, bytes)) else sources
-        if hasattr(sources, "numpy"):
-            sources = sources.numpy()
-        if len(sources) == 0:
-            raise ValueError("`inputs` is an empty batch: pass at least one source sentence.")
+        sources = text_prompts(inputs["encoder_text"] if isinstance(inputs, dict) else inputs,
+                               "source")
         preprocessor = self.preprocessor
         _check_vocabulary(self.backbone, preprocessor)
         # Tokenized here and again by `generate`'s preprocessing: the warning needs the
