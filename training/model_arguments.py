@@ -31,6 +31,9 @@ def add_model_arguments(parser, models, kind, num_layers, hidden_dim, intermedia
                             "sinusoidal for softmax; translation models: sinusoidal)")
     model.add_argument("--max-sequence-length", type=int, default=512,
                        help="positions of a learned position encoding")
+    model.add_argument("--tie-word-embeddings", action=argparse.BooleanOptionalAction,
+                       default=True, help="the output logits through the transposed token "
+                                          "embedding (--no-tie-word-embeddings: a Dense layer)")
     model.add_argument("--scale-embeddings", action=argparse.BooleanOptionalAction,
                        default=True, help="token vectors times sqrt(hidden_dim), drawn "
                                           "N(0, 1/hidden_dim) (--no-scale-embeddings: stddev "
@@ -50,5 +53,6 @@ def build_backbone(cls, args, vocabulary_size):
     return cls.backbone_cls(
         vocabulary_size=vocabulary_size, num_layers=args.num_layers, num_heads=args.num_heads,
         hidden_dim=args.hidden_dim, intermediate_dim=args.intermediate_dim,
-        dropout=args.dropout, scale_embeddings=args.scale_embeddings, **positions,
+        dropout=args.dropout, scale_embeddings=args.scale_embeddings,
+        tie_word_embeddings=args.tie_word_embeddings, **positions,
         **options.get(args.model, {}))
