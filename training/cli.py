@@ -11,8 +11,13 @@ import json
 import math
 import shlex
 import sys
+import warnings
 
-import keras
+from fwp_keras.training.quiet_start import load_tensorflow_quietly
+
+load_tensorflow_quietly()  # before anything imports TensorFlow
+
+import keras  # noqa: E402
 
 from fwp_keras.datasets import DownloadError
 from fwp_keras.training import evaluate, language_modeling, synthetic, translate, translation
@@ -85,8 +90,17 @@ def run_training(argv):
     return TASKS[args.task].run(args, set_up(args))
 
 
+def one_line_warnings(command):
+    """Warnings as `<command>: warning: ...` lines, without the source line Python shows."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{command}: warning: {message}", file=file or sys.stderr)
+
+    warnings.showwarning = show
+
+
 def train(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    one_line_warnings("fwp-train")
     try:
         results = run_training(argv)
     except USER_ERRORS as error:
@@ -101,6 +115,7 @@ def train(argv=None):
 
 
 def evaluate_main(argv=None):
+    one_line_warnings("fwp-evaluate")
     parser = evaluate.parser()
     args = parser.parse_args(argv)
     try:
@@ -113,6 +128,7 @@ def evaluate_main(argv=None):
 
 
 def translate_main(argv=None):
+    one_line_warnings("fwp-translate")
     args = translate.parser().parse_args(argv)
     try:
         translate.run(args)
@@ -142,6 +158,7 @@ def reproduce_parser():
 def reproduce_main(argv=None):
     from fwp_keras.training.reproduce import EXPERIMENTS
 
+    one_line_warnings("fwp-reproduce")
     args = reproduce_parser().parse_args(argv)
     try:
         report = EXPERIMENTS[args.experiment].run(args)

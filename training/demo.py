@@ -21,8 +21,12 @@ import subprocess
 import sys
 import time
 
-from fwp_keras.training.evaluate import check_positive
-from fwp_keras.training.help_formatter import HelpFormatter
+from fwp_keras.training.quiet_start import load_tensorflow_quietly
+
+load_tensorflow_quietly()  # before anything imports TensorFlow
+
+from fwp_keras.training.evaluate import check_positive  # noqa: E402
+from fwp_keras.training.help_formatter import HelpFormatter  # noqa: E402
 
 # argv: the SavedModel, its text endpoint, the request.
 SERVE = """
@@ -103,7 +107,7 @@ def language_model(args, where):
                weighted_metrics=["accuracy"])
     print(f"  fit on the first 80% of Macbeth ({len(tokens):,} tokens), {args.fit_steps} steps "
           "of 8 segments:")
-    lm.fit(segments, steps_per_epoch=args.fit_steps, epochs=1, verbose=1)
+    lm.fit(segments, steps_per_epoch=args.fit_steps, epochs=1, shuffle=False, verbose=1)
     lm.preprocessor = preprocessor
     after = perplexity()
     print(f"  perplexity on the same held-out text after fit: {after:.1f} (was {before:.1f})")

@@ -129,7 +129,10 @@ def run(args, distribution):
     results = train_run.write_results({
         **distribution.description(), "task": "synthetic", "setting": args.setting,
         "num_keys": args.num_keys,
-        "model": args.model, "memory": model.memory, "feature_map": model.feature_map,
+        "model": args.model, "memory": model.memory,
+        # A feature map given as a layer is its config: its class names it well enough here.
+        "feature_map": model.feature_map if not isinstance(model.feature_map, dict)
+        else model.feature_map.get("class_name"),
         "update_rule": model.update_rule, "normalization": model.normalization,
         "d_dot": model.memory_layer.attention.state_key_dim if model.memory == "fast_weight"
         else None,

@@ -221,3 +221,21 @@ def test_failed_save_raises_and_keeps_the_previous_backup(tmp_path):
     for got, expected in zip(fresh.get_weights(), saved):
         np.testing.assert_array_equal(got, expected)
     assert fresh._initial_epoch == 1
+
+
+def test_a_command_prints_its_results_not_framework_chatter(tmp_path):
+    """TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, cuInit) stay off the terminal,
+    and a warning is one line; a user who sets TF_CPP_MIN_LOG_LEVEL sees TensorFlow's logs."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    run = subprocess.run([sys.executable, "-m", "fwp_keras.training", "synthetic", "--setting",
+                          "2", "--num-keys", "4", "--key-dim", "8", "--max-steps", "4",
+                          "--eval-every", "2", "--diagnostics-every", "0", "--verbose", "0",
+                          "--output-dir", str(tmp_path)], env=env, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout)["steps"] == 4
+    for chatter in ("I0000", "E0000", "cuInit", "absl", "oneDNN"):
+        assert chatter not in run.stderr, run.stderr

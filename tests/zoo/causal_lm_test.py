@@ -249,3 +249,16 @@ def test_prefill_is_one_pass_whatever_the_prompt_length(monkeypatch):
             graph = lm.generate_function.get_concrete_function(batch, stop_token_ids=None).graph
             ops = [op.type for op in graph.get_operations()]
             assert ops.count("FwpDeltaRule") == layers
+
+
+@pytest.mark.skipif(zu.BACKEND != "tensorflow", reason="tf.function tracing")
+def test_generation_is_traced_once_for_every_shape():
+    """keras-hub's tf.function traced each batch size and width again (TensorFlow warned of
+    retracing from the fifth); the zoo's generalises after the second shape."""
+    lm = zu.make_lm("dpfp")
+    first = to_np(lm.generate(zu.prompts([2, 3], 8, seed=1), stop_token_ids=None)["token_ids"])
+    for batch, width in ((1, 6), (3, 9), (4, 11), (5, 7), (2, 12), (6, 10)):
+        lm.generate(zu.prompts([2] * batch, width, seed=2), stop_token_ids=None)
+    assert lm.generate_function.experimental_get_tracing_count() <= 2
+    again = to_np(lm.generate(zu.prompts([2, 3], 8, seed=1), stop_token_ids=None)["token_ids"])
+    np.testing.assert_array_equal(again, first)

@@ -184,8 +184,10 @@ def token_batches(pairs, *, max_tokens=4096, seed=0, start_step=0, num_steps=Non
     signature = ({"encoder_token_ids": ids, "encoder_padding_mask": mask,
                   "decoder_token_ids": ids, "decoder_padding_mask": mask},
                  ids, tf.TensorSpec((None, None), tf.float32))
-    return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(
-        tf.data.AUTOTUNE)
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    if num_steps is not None:  # Keras then knows where an evaluation ends (no "ran out" warning)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_steps))
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def steps_per_pass(pairs, *, max_tokens=4096, bucket_width=8, multiple_of=1):

@@ -10,13 +10,14 @@ from keras import ops
 from keras_hub.src.utils.tensor_utils import any_equal
 
 from fwp_keras import _validation as validation
+from fwp_keras.zoo.fast_weight.generalized_generate_function import GeneralizedGenerateFunction
 from fwp_keras.zoo.fast_weight.suppressed_tokens import SuppressesTokens
 from fwp_keras.zoo.jax_state import KeepsJaxStateOnError
 from fwp_keras.zoo.presets import NamedPresets
 
 
-class ZooCausalLM(SuppressesTokens, KeepsJaxStateOnError, NamedPresets,
-                  keras_hub.models.CausalLM):
+class ZooCausalLM(SuppressesTokens, GeneralizedGenerateFunction, KeepsJaxStateOnError,
+                  NamedPresets, keras_hub.models.CausalLM):
     """Base of `FastWeightCausalLM` and `TransformerCausalLM`; see them."""
 
     def __init__(self, backbone, preprocessor=None, **kwargs):

@@ -17,6 +17,7 @@ from fwp_keras.zoo.fast_weight.zoo_causal_lm import (
     check_stop_token_ids,
     text_prompts,
 )
+from fwp_keras.zoo.fast_weight.generalized_generate_function import GeneralizedGenerateFunction
 from fwp_keras.zoo.fast_weight.suppressed_tokens import SuppressesTokens
 from fwp_keras.zoo.jax_state import KeepsJaxStateOnError
 from fwp_keras.zoo.presets import NamedPresets
@@ -25,8 +26,8 @@ INPUT_KEYS = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids",
               "decoder_padding_mask")
 
 
-class ZooSeq2SeqLM(SuppressesTokens, KeepsJaxStateOnError, NamedPresets,
-                   keras_hub.models.Seq2SeqLM):
+class ZooSeq2SeqLM(SuppressesTokens, GeneralizedGenerateFunction, KeepsJaxStateOnError,
+                   NamedPresets, keras_hub.models.Seq2SeqLM):
     """Base of `FastWeightSeq2SeqLM` and `TransformerSeq2SeqLM`; see them."""
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
