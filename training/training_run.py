@@ -18,7 +18,10 @@ step-indexed dataset). A run started again with the same command reads the backu
 builds its data from the step after it, and drops the log rows of epochs it will redo, so it
 ends as the uninterrupted run would (`tests/training/resume_test.py`). A command of other flags
 (but `--verbose`, `--diagnostics-every` and `--dataset-origin`, which change no weight) is an
-error, not a resume.
+error, not a resume; but a larger `--max-steps` extends a run, finished or not, from where it
+is: exactly as a run started with that budget where the learning rate does not depend on it
+(`fwp-train synthetic` and `mt`); `fwp-train lm`'s cosine schedule is laid over the new budget,
+so from the step it resumes at it follows the longer schedule.
 """
 
 import csv
@@ -46,6 +49,7 @@ TOKENIZER_FOLDER = "tokenizer"
 # What a resumed run may change: none of these changes what it trains.
 FLAGS_A_RESUME_MAY_CHANGE = ("output_dir", "verbose", "diagnostics_every", "command",
                              "dataset_origin")
+EXTENDABLE = "max_steps"  # a later command may raise it: the run goes on
 
 
 def run_flags(args):
@@ -73,6 +77,7 @@ class TrainingRun:
         self.preset_dir = self.path("preset")
         self._check_writable()
         self.flags = flags
+        self.extended_from = None
         if flags is not None:
             self._check_flags(flags)
         self.initial_epoch = ResumableBackup.latest_epoch(self.backup_dir)
@@ -104,6 +109,10 @@ class TrainingRun:
         started = read_json_file(self.path(FLAGS_FILE))
         if started is None:
             return
+        before, now = started.get(EXTENDABLE), flags.get(EXTENDABLE)
+        if before is not None and now is not None and now > before:
+            self.extended_from = before  # a larger budget: the run goes on (flags.json updated)
+            started = {**started, EXTENDABLE: now}
         differ = [f"--{name.replace('_', '-')} {started.get(name)!r} (now {flags.get(name)!r})"
                   for name in sorted(set(started) | set(flags))
                   if started.get(name) != flags.get(name)]
@@ -184,6 +193,10 @@ class TrainingRun:
                 save(self.path(name))
             if self.flags is not None:
                 write_json(self.path(FLAGS_FILE), self.flags)
+        elif self.extended_from is not None:
+            print(f"Extending {self.output_dir} from {self.extended_from} to "
+                  f"{self.flags[EXTENDABLE]} steps.", file=sys.stderr)
+            write_json(self.path(FLAGS_FILE), self.flags)
         if self.stopper.reason is None and self.initial_epoch < self.epochs:
             if self.resumed:
                 print(f"Resuming {self.output_dir} at step {self.start_step} "

@@ -100,3 +100,29 @@ def test_lm_with_dropout_and_carried_state_resumes_bit_exactly(tmp_path):
                              resumed.weights + resumed.optimizer.variables):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(got),
                                       keras.ops.convert_to_numpy(expected), err_msg=got.path)
+
+
+def test_a_finished_run_extended_to_more_steps_equals_one_started_with_them(tmp_path):
+    """A larger --max-steps goes on from where a finished run stopped: bit for bit the run
+    started with that budget (the synthetic task's learning rate does not depend on it)."""
+    def command(steps):
+        flags = COMMAND[:COMMAND.index("--max-steps")] + ["--max-steps", str(steps)] + COMMAND[
+            COMMAND.index("--max-steps") + 2:]
+        return flags
+
+    def train(output_dir, steps):
+        done = subprocess.run(command(steps) + ["--output-dir", str(output_dir)], env=ENV,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done
+
+    train(tmp_path / "long", 60)
+    train(tmp_path / "extended", 30)
+    assert "Extending" in train(tmp_path / "extended", 60).stderr
+    expected, got = weights(tmp_path / "long" / "preset"), weights(tmp_path / "extended" /
+                                                                   "preset")
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    shorter = subprocess.run(command(40) + ["--output-dir", str(tmp_path / "extended")],
+                             env=ENV, capture_output=True, text=True)
+    assert shorter.returncode == 2 and "--max-steps 60 (now 40)" in shorter.stderr
