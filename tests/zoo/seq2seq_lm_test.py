@@ -57,10 +57,10 @@ def test_transformer_cache_gives_the_full_forward_logits():
     assert zu.rel_err(full_logits(lm, batch)[:, 4:], np.concatenate(pieces, axis=1)) <= TOL
 
 
-def greedy_by_full_forward(lm, row, steps):
+def greedy_by_full_forward(lm, row, steps, prompt=(2,)):
     """The no-cache reference: the whole target through the model for every new token."""
     source = {k: row[k] for k in ("encoder_token_ids", "encoder_padding_mask")}
-    ids = [2]
+    ids = list(prompt)
     for _ in range(steps):
         batch = {**source, "decoder_token_ids": np.array([ids], "int32"),
                  "decoder_padding_mask": np.ones((1, len(ids)), bool)}
@@ -92,15 +92,23 @@ def test_ragged_sources_translate_as_one_by_one(family, sampler):
 
 
 def test_decoder_prompts_of_different_lengths_continue_as_alone():
+    """Every row filled to the width (keras-hub's rule), each as its prompt alone and as the
+    no-cache computation continues it."""
     lm = zu.make_seq2seq_lm("delta_net")
     batch = zu.seq2seq_batch([6, 3], 6, 9, seed=4, target_lengths=[4, 2])
-    ids = to_np(lm.generate(batch, stop_token_ids=None)["decoder_token_ids"])
+    out = lm.generate(batch, stop_token_ids=None)
+    ids = to_np(out["decoder_token_ids"])
+    assert to_np(out["decoder_padding_mask"]).all()
     for row, length in enumerate([4, 2]):
         np.testing.assert_array_equal(ids[row, :length], batch["decoder_token_ids"][row, :length])
         alone = to_np(lm.generate({k: v[row:row + 1] for k, v in batch.items()},
                                   stop_token_ids=None)["decoder_token_ids"])[0]
-        kept = 9 - (4 - length)  # each row gets `width - longest prompt` new tokens
-        np.testing.assert_array_equal(ids[row, :kept], alone[:kept])
+        np.testing.assert_array_equal(ids[row], alone)
+        if zu.BACKEND != "jax":
+            expected = greedy_by_full_forward(
+                lm, {k: v[row:row + 1] for k, v in batch.items()}, 9 - length,
+                prompt=batch["decoder_token_ids"][row, :length].tolist())
+            np.testing.assert_array_equal(ids[row], expected)
 
 
 def string_lm(family, encoder_sequence_length=24):
@@ -206,3 +214,23 @@ def test_bad_generate_inputs_name_what_is_wrong():
         translator.generate("Is this", stop_token_ids="foo")
     with pytest.raises(ValueError, match="fixes `update_rule='delta'`"):
         zu.make_seq2seq_lm("delta_net", update_rule="sum")
+
+
+@pytest.mark.parametrize("family", list(SEQ2SEQ_FAMILIES))
+def test_beam_search_with_stop_tokens_translates_a_row_as_alone(family):
+    """Rows that stop at different steps: a finished beam goes on with padding at no cost,
+    so the loop running on for the other rows changes nothing (keras-hub's BeamSampler kept
+    scoring what finished beams drew next, and a batch changed a row's translation)."""
+    lm = zu.make_seq2seq_lm(family)
+    lm.compile(sampler=keras_hub.samplers.BeamSampler(num_beams=3))
+    batch = zu.seq2seq_batch([7, 4, 2], 7, 12, seed=9, target_lengths=[1, 1, 1])
+    free = to_np(lm.generate(batch, stop_token_ids=None)["decoder_token_ids"])
+    stop = int(free[0, 3])  # row 0 stops early; the others later, or never
+    out = lm.generate(batch, stop_token_ids=[stop])
+    ids, mask = to_np(out["decoder_token_ids"]), to_np(out["decoder_padding_mask"])
+    for row in range(3):
+        alone = lm.generate({k: v[row:row + 1] for k, v in batch.items()},
+                            stop_token_ids=[stop])
+        kept = int(mask[row].sum())
+        assert kept == int(to_np(alone["decoder_padding_mask"])[0].sum())
+        np.testing.assert_array_equal(ids[row, :kept], to_np(alone["decoder_token_ids"])[0, :kept])

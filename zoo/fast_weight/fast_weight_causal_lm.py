@@ -7,7 +7,7 @@ from fwp_keras.zoo.fast_weight.fast_weight_backbone import FastWeightBackbone
 from fwp_keras.zoo.fast_weight.fast_weight_causal_lm_preprocessor import (
     FastWeightCausalLMPreprocessor,
 )
-from fwp_keras.zoo.fast_weight.left_aligned_generation import generate_left_aligned
+from fwp_keras.zoo.fast_weight.ragged_generation import generate_ragged
 from fwp_keras.zoo.fast_weight.token_and_position_embedding import positions_from_mask
 from fwp_keras.zoo.fast_weight.zoo_causal_lm import ZooCausalLM
 
@@ -21,11 +21,11 @@ class FastWeightCausalLM(ZooCausalLM):
 
     Generation keeps O(1) work and memory per new token: the cache is the memories' state, one
     per layer (`S`, or `(S, z)` with attention normalisation, batch first so beam search can
-    expand it), plus each row's next position. `generate_step` left-aligns the prompts
-    (`left_aligned_generation`), prefills all prompt tokens but the last in one chunked pass
-    (the custom op on TensorFlow), then decodes with the one-step forms from the longest
-    prompt's end; every row gets `width - longest prompt` new tokens, the same as that prompt
-    alone would produce. Outputs come back in keras-hub's layout.
+    expand it), plus each row's next position. `generate_step` (`ragged_generation`) prefills
+    each row's prompt but its last token in one masked chunked pass (the custom op on
+    TensorFlow), then decodes with the one-step forms from the shortest prompt's end; every
+    row is filled up to the width, as keras-hub's models fill it, with the tokens that prompt
+    alone would get.
     """
 
     backbone_cls = FastWeightBackbone
@@ -74,7 +74,7 @@ class FastWeightCausalLM(ZooCausalLM):
     def generate_step(self, inputs, stop_token_ids=None):
         """One batch of generation: `{"token_ids", "padding_mask"}` in keras-hub's layout
         (prompt at the start of each row, `padding_mask` true on it), the same structure out."""
-        token_ids, padding_mask = generate_left_aligned(
+        token_ids, padding_mask = generate_ragged(
             self, inputs["token_ids"], inputs["padding_mask"], self._build_cache,
             self.call_with_cache, stop_token_ids)
         return {"token_ids": token_ids, "padding_mask": padding_mask}

@@ -7,7 +7,7 @@ from fwp_keras.zoo.fast_weight.fast_weight_seq2seq_backbone import FastWeightSeq
 from fwp_keras.zoo.fast_weight.fast_weight_seq2seq_lm_preprocessor import (
     FastWeightSeq2SeqLMPreprocessor,
 )
-from fwp_keras.zoo.fast_weight.left_aligned_generation import generate_left_aligned
+from fwp_keras.zoo.fast_weight.ragged_generation import generate_ragged
 from fwp_keras.zoo.fast_weight.token_and_position_embedding import positions_from_mask
 from fwp_keras.zoo.fast_weight.zoo_seq2seq_lm import ZooSeq2SeqLM
 
@@ -23,8 +23,8 @@ class FastWeightSeq2SeqLM(ZooSeq2SeqLM):
     encoder runs once and leaves, per decoder block, the cross-attention memory
     `sum_s phi(k_s)^T v_s` (and its normaliser); the cache is those memories, the decoder's
     self-attention states and each row's next position, all batch first, so beam search
-    expands them. Decoder prompts of different lengths are left-aligned
-    (`left_aligned_generation`), so each row translates as it would alone.
+    expands them. Decoder prompts of different lengths are prefilled each to its own length
+    (`ragged_generation`), so each row translates as it would alone.
     """
 
     backbone_cls = FastWeightSeq2SeqBackbone
@@ -77,14 +77,11 @@ class FastWeightSeq2SeqLM(ZooSeq2SeqLM):
     def generate_step(self, inputs, stop_token_ids=None):
         """One batch of translation: keras-hub's seq2seq inputs in, `{"decoder_token_ids",
         "decoder_padding_mask"}` out (each row's prompt and translation at its start)."""
-        def prefill(left_ids, mask):
+        def prefill(token_ids, write_mask):
             return self._build_cache(inputs["encoder_token_ids"], inputs["encoder_padding_mask"],
-                                     left_ids, mask)
+                                     token_ids, write_mask)
 
-        def step(token, cache):
-            return self.call_decoder_with_cache(token, cache)
-
-        token_ids, padding_mask = generate_left_aligned(
-            self, inputs["decoder_token_ids"], inputs["decoder_padding_mask"], prefill, step,
-            stop_token_ids)
+        token_ids, padding_mask = generate_ragged(
+            self, inputs["decoder_token_ids"], inputs["decoder_padding_mask"], prefill,
+            self.call_decoder_with_cache, stop_token_ids)
         return {"decoder_token_ids": token_ids, "decoder_padding_mask": padding_mask}

@@ -61,7 +61,9 @@ class TransformerCausalLM(ZooCausalLM):
         def next(prompt, cache, index):
             token = ops.slice(prompt, [0, index - 1], [ops.shape(prompt)[0], 1])
             logits, hidden, cache = self.call_with_cache(token, cache, index - 1)
-            return self.suppress(ops.squeeze(logits, axis=1)), ops.squeeze(hidden, axis=1), cache
+            logits = self.sampling_logits(ops.squeeze(logits, axis=1), prompt, index,
+                                          padding_mask, stop_token_ids)
+            return logits, ops.squeeze(hidden, axis=1), cache
 
         token_ids = self.sampler(
             next=next, prompt=token_ids, cache=cache, index=index, mask=padding_mask,

@@ -83,7 +83,9 @@ class TransformerSeq2SeqLM(ZooSeq2SeqLM):
             token = ops.slice(prompt, [0, index - 1], [ops.shape(prompt)[0], 1])
             logits, hidden, self_cache, _ = self.call_decoder_with_cache(
                 encoder_output, encoder_padding_mask, token, self_cache, index - 1, cross_cache)
-            return (self.suppress(ops.squeeze(logits, axis=1)), ops.squeeze(hidden, axis=1),
+            logits = self.sampling_logits(ops.squeeze(logits, axis=1), prompt, index,
+                                          decoder_padding_mask, stop_token_ids)
+            return (logits, ops.squeeze(hidden, axis=1),
                     (self_cache, encoder_output, encoder_padding_mask, cross_cache))
 
         decoder_token_ids = self.sampler(
