@@ -42,7 +42,10 @@ def _keras_forward(rule, normalize, eps):
 def _gradient_of_gradient(rule, op, grads):
     """d/d(inputs, cotangents) of <grads, VJP(inputs, cotangents)> for a `...Grad` op."""
     num_inputs = len(op.outputs)  # the Grad op returns one gradient per forward input
-    inputs, cotangents = list(op.inputs[:num_inputs]), list(op.inputs[num_inputs:])
+    # A copy per input position: one tensor fed twice (q is k) would be watched once, and each
+    # of its positions would get the total derivative instead of its own partial.
+    inputs = [tf.identity(x) for x in op.inputs[:num_inputs]]
+    cotangents = [tf.identity(x) for x in op.inputs[num_inputs:]]
     attrs = _attrs(op)
     forward = _keras_forward(rule, attrs["normalize"], attrs["eps"])
     zero = tf.UnconnectedGradients.ZERO

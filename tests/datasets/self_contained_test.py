@@ -73,7 +73,7 @@ assert cli.train(["lm", "--dataset", "shakespeare", "--tokenizer", "word",
                   "--vocabulary-size", "300", "--sequence-length", "16", "--batch-size", "2",
                   "--eval-batches", "1", *tiny, "--output-dir", "runs/lm"]) == 0
 assert cli.train(["mt", "--dataset", "multi30k", "--max-pairs", "300", "--vocabulary-size",
-                  "200", "--max-tokens", "256", "--bleu-sentences", "2", "--num-beams", "1",
+                  "400", "--max-tokens", "256", "--bleu-sentences", "2", "--num-beams", "1",
                   *tiny, "--output-dir", "runs/mt"]) == 0
 """
 
