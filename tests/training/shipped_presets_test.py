@@ -1,6 +1,6 @@
 """Every shipped preset: loads offline by name, measures its recorded check again (an
 `fwp-evaluate` command on a fixed slice of a provided dataset) within its tolerance, gives the
-same outputs twice, and keeps to the size budget (a few MB each, 60 MB in all)."""
+same outputs twice, and keeps to the size budget (a few MB each, 100 MB in all)."""
 
 import os
 
@@ -12,7 +12,7 @@ from fwp_keras import zoo
 from fwp_keras.training.reproduce import runs, shipping
 
 SHIPPED = shipping.shipped_presets()  # {name: (directory, metadata)}
-MAX_PRESET_MB, MAX_TOTAL_MB = 8, 60
+MAX_PRESET_MB, MAX_TOTAL_MB = 8, 100
 
 
 def test_the_shipped_presets_cover_every_family_and_task_within_the_budget():
