@@ -1,69 +1,45 @@
 """The command lines: `fwp-train synthetic|lm|mt ...`, `fwp-evaluate lm|mt ...` and
 `fwp-translate`.
 
-`python -m fwp_keras.training ...` is `fwp-train`. Each task is a module with `add_arguments`
-and `run`: `synthetic.py` (Sec. 6.1), `translation.py` (Sec. 6.2), `language_modeling.py`
-(Sec. 6.3); `evaluate.py` holds the perplexity protocols and BLEU, `translate.py` translation.
+`python -m fwp_keras.training ...` is `fwp-train`. The flags are parsed first, with the parsers
+of `arguments/` (no TensorFlow); then the task's module runs them: `synthetic.py` (Sec. 6.1),
+`translation.py` (Sec. 6.2), `language_modeling.py` (Sec. 6.3); `evaluate.py` holds the
+perplexity protocols and BLEU, `translate.py` translation.
 """
 
 import argparse
+import importlib
 import json
 import math
 import shlex
 import sys
 import warnings
 
-from fwp_keras.training.quiet_start import load_tensorflow_quietly
-
-load_tensorflow_quietly()  # before anything imports TensorFlow
-
-import keras  # noqa: E402
-
 from fwp_keras.datasets import DownloadError
-from fwp_keras.training import evaluate, language_modeling, synthetic, translate, translation
-from fwp_keras.training.distribution import DISTRIBUTIONS, Distribution, split_cpu
+from fwp_keras.training.arguments.evaluate import evaluate_parser
+from fwp_keras.training.arguments.train import MIXED_PRECISION, TASKS, train_parser
+from fwp_keras.training.arguments.translate import translate_parser
 from fwp_keras.training.help_formatter import HelpFormatter
-from fwp_keras.training.training_run import run_flags
 
-TASKS = {"synthetic": synthetic, "lm": language_modeling, "mt": translation}
 # What a command reports as one line, not a traceback: bad arguments or data, a failed download.
 USER_ERRORS = (ValueError, DownloadError)
-MIXED_PRECISION = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
-def add_common_arguments(parser):
-    parser.add_argument("--output-dir", required=True,
-                        help="checkpoints, logs, the preset, results.json and plots go here; "
-                             "the same command resumes a run killed in it")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--mixed-precision", choices=sorted(MIXED_PRECISION),
-                        help="compute in 16 bits (fast weights stay float32; float16 scales "
-                             "the loss)")
-    parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="none")
-    parser.add_argument("--cpu-devices", type=int,
-                        help="split the CPU into this many logical devices (TensorFlow), to "
-                             "run --distribution mirrored on one machine")
-    parser.add_argument("--diagnostics-every", type=int, default=100,
-                        help="steps between memory diagnostics (0: none)")
-    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
-                        help="Keras' fit verbosity: 1 is its progress bar")
+def load_task(module_name):
+    """The module `training/<module_name>.py`, with TensorFlow loaded quietly first: after
+    the flags parsed, so that `--help` and a mistyped flag answer without it."""
+    from fwp_keras.training.quiet_start import load_tensorflow_quietly
 
-
-def train_parser():
-    parser = argparse.ArgumentParser(
-        prog="fwp-train", description="Train a fast weight model with model.fit.")
-    tasks = parser.add_subparsers(dest="task", required=True)
-    for name, module in TASKS.items():
-        task = tasks.add_parser(name, help=module.__doc__.splitlines()[0],
-                                description=module.__doc__,
-                                formatter_class=HelpFormatter)
-        add_common_arguments(task)
-        module.add_arguments(task)
-    return parser
+    load_tensorflow_quietly()
+    return importlib.import_module(f"fwp_keras.training.{module_name}")
 
 
 def set_up(args):
     """Seeds, precision and distribution, before any model exists."""
+    import keras
+
+    from fwp_keras.training.distribution import Distribution, split_cpu
+
     if args.diagnostics_every < 0:
         raise ValueError("`--diagnostics-every` must be an integer >= 0 (0: no diagnostics). "
                          f"Received: {args.diagnostics_every}")
@@ -85,9 +61,12 @@ def run_training(argv):
     """`fwp-train <argv>` in this process; returns its results (raises ValueError for bad
     arguments)."""
     args = train_parser().parse_args(argv)
+    task = load_task(TASKS[args.task].__name__.rpartition(".")[2])
+    from fwp_keras.training.training_run import run_flags
+
     args.command = shlex.join(["fwp-train", *argv])  # recorded in the preset's metadata
     args.flags = run_flags(args)  # what resuming the run in its --output-dir must repeat
-    return TASKS[args.task].run(args, set_up(args))
+    return task.run(args, set_up(args))
 
 
 def one_line_warnings(command):
@@ -116,10 +95,9 @@ def train(argv=None):
 
 def evaluate_main(argv=None):
     one_line_warnings("fwp-evaluate")
-    parser = evaluate.parser()
-    args = parser.parse_args(argv)
+    args = evaluate_parser().parse_args(argv)
     try:
-        results = evaluate.run(args)
+        results = load_task("evaluate").run(args)
     except USER_ERRORS as error:
         print(f"fwp-evaluate {args.task}: error: {error}", file=sys.stderr)
         return 2
@@ -129,9 +107,9 @@ def evaluate_main(argv=None):
 
 def translate_main(argv=None):
     one_line_warnings("fwp-translate")
-    args = translate.parser().parse_args(argv)
+    args = translate_parser().parse_args(argv)
     try:
-        translate.run(args)
+        load_task("translate").run(args)
     except ValueError as error:
         print(f"fwp-translate: error: {error}", file=sys.stderr)
         return 2
@@ -161,6 +139,7 @@ def reproduce_main(argv=None):
     one_line_warnings("fwp-reproduce")
     args = reproduce_parser().parse_args(argv)
     try:
+        load_task("reproduce")
         report = EXPERIMENTS[args.experiment].run(args)
     except USER_ERRORS as error:
         print(f"fwp-reproduce {args.experiment}: error: {error}", file=sys.stderr)

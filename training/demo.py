@@ -25,7 +25,8 @@ from fwp_keras.training.quiet_start import load_tensorflow_quietly
 
 load_tensorflow_quietly()  # before anything imports TensorFlow
 
-from fwp_keras.training.evaluate import check_positive  # noqa: E402
+from fwp_keras.training.arguments import check_positive  # noqa: E402
+from fwp_keras.training.arguments.evaluate import evaluate_parser  # noqa: E402
 from fwp_keras.training.help_formatter import HelpFormatter  # noqa: E402
 
 # argv: the SavedModel, its text endpoint, the request.
@@ -37,7 +38,9 @@ assert not any(name.split(".")[0] in ("keras_hub", "fwp_keras") for name in sys.
 """
 TRANSLATE = ["A little girl is climbing a tree.", "Two men are playing football in a park.",
              "A dog runs on the beach."]
-
+# Keras' progress bar on a terminal; one line an epoch into a file or pipe, where the bar's
+# redraws would be hundreds of lines.
+FIT_VERBOSE = 1 if sys.stdout.isatty() else 2
 
 def section(title):
     print(f"\n=== {title}", flush=True)
@@ -107,7 +110,8 @@ def language_model(args, where):
                weighted_metrics=["accuracy"])
     print(f"  fit on the first 80% of Macbeth ({len(tokens):,} tokens), {args.fit_steps} steps "
           "of 8 segments:")
-    lm.fit(segments, steps_per_epoch=args.fit_steps, epochs=1, shuffle=False, verbose=1)
+    lm.fit(segments, steps_per_epoch=args.fit_steps, epochs=1, shuffle=False,
+           verbose=FIT_VERBOSE)
     lm.preprocessor = preprocessor
     after = perplexity()
     print(f"  perplexity on the same held-out text after fit: {after:.1f} (was {before:.1f})")
@@ -146,7 +150,7 @@ def translation(args, where):
     steps = max(args.fit_steps // 4, 1)
     print(f"  fit on 2,000 pairs of train, {steps} steps:")
     mt.fit(train.shuffle(2000, seed=args.seed).repeat().batch(32), steps_per_epoch=steps,
-           epochs=1, shuffle=False, verbose=1)
+           epochs=1, shuffle=False, verbose=FIT_VERBOSE)
     where["translation SavedModel"] = os.path.join(args.output_dir, "mt_saved_model")
     zoo.export_saved_model(mt, where["translation SavedModel"], include_text=True)
     serve(where["translation SavedModel"], "translate_text", TRANSLATE[0],
@@ -161,7 +165,7 @@ def retrieval(args):
     results = {}
     for rule, name in (("delta", "retrieval_setting2_s20_delta_dpfp1"),
                        ("sum", "retrieval_setting2_s20_sum_dpfp1")):
-        results[rule] = evaluate.run(evaluate.parser().parse_args(
+        results[rule] = evaluate.run(evaluate_parser().parse_args(
             ["synthetic", "--preset", name, "--setting", "2", "--seed", str(args.seed)]))
         print(f"  {name}: {rule} rule, evaluation loss {results[rule]['eval_loss']:.4f}, "
               f"accuracy {results[rule]['eval_accuracy']:.3f}")

@@ -15,7 +15,8 @@ import os
 
 import keras
 
-DISTRIBUTIONS = ("none", "mirrored", "multi-worker", "data-parallel")
+from fwp_keras.training.arguments.train import DISTRIBUTIONS
+
 _BACKENDS = {"mirrored": "tensorflow", "multi-worker": "tensorflow", "data-parallel": "jax"}
 
 

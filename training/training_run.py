@@ -42,7 +42,8 @@ from fwp_keras.training.callbacks import (
     StopWhen,
     memory_model,
 )
-from fwp_keras.zoo.presets import read_json_file, record_training, write_json
+from fwp_keras.json_files import read_json_file, write_json
+from fwp_keras.zoo.presets import record_training
 
 FLAGS_FILE = "flags.json"
 TOKENIZER_FOLDER = "tokenizer"

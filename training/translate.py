@@ -1,20 +1,20 @@
 """Translating sentences with a zoo `Seq2SeqLM`, and scoring translations with sacrebleu.
 
-    fwp-translate --preset runs/mt/preset --input sources.en --output hypotheses.de
-    echo "A man is riding a bike." | fwp-translate --preset runs/mt/preset
+`fwp-translate` (its flags: `arguments/translate.py`) calls `run`.
 
 BLEU and chrF are sacrebleu's (`corpus_bleu` with its default 13a tokenisation, `corpus_chrf`)
 on detokenised text: the tokenizer's detokenised output against the raw reference lines, the
 way papers report them; each result carries sacrebleu's signature.
 """
 
-import argparse
 import sys
 
 import keras
 import keras_hub
 import numpy as np
 import sacrebleu
+
+from fwp_keras.training.arguments import check_positive
 
 
 def set_search(seq2seq_lm, num_beams):
@@ -74,21 +74,6 @@ def corpus_scores(hypotheses, references):
     }
 
 
-def parser():
-    from fwp_keras.training.help_formatter import HelpFormatter
-
-    parser = argparse.ArgumentParser(prog="fwp-translate", description=__doc__,
-                                     formatter_class=HelpFormatter)
-    parser.add_argument("--preset", required=True, help="a Seq2SeqLM preset name or directory")
-    parser.add_argument("--input", help="one sentence a line (default: standard input)")
-    parser.add_argument("--output", help="translations, one a line (default: standard output)")
-    parser.add_argument("--num-beams", type=int, default=4, help="1: greedy search")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-length", type=int,
-                        help="target tokens (default: the preprocessor's decoder length)")
-    return parser
-
-
 def load_seq2seq_lm(preset):
     """A zoo translation model from a preset; anything else is a clear error."""
     import fwp_keras.zoo  # noqa: F401  registers the zoo's classes and presets
@@ -104,8 +89,6 @@ def load_seq2seq_lm(preset):
 
 
 def run(args):
-    from fwp_keras.training.evaluate import check_positive  # evaluate imports this module
-
     check_positive(args, ("num_beams", "batch_size", "max_length"))
     model = load_seq2seq_lm(args.preset)  # a bad preset fails before any input is read
     if args.input:

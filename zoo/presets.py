@@ -15,6 +15,8 @@ import keras
 import keras_hub
 from keras_hub.src.utils import preset_utils
 
+from fwp_keras.json_files import read_json_file, write_json
+
 TRAINING_KEY = "training"
 
 
@@ -80,23 +82,6 @@ def record_training(preset_dir, *, command, data, steps, metrics, **details):
     metadata[TRAINING_KEY] = {"command": command, "data": data, "steps": steps,
                               "metrics": metrics, **details}
     write_metadata(preset_dir, metadata)
-
-
-def read_json_file(path):
-    """The JSON in `path`, or None when there is no such file."""
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as file:
-        return json.load(file)
-
-
-def write_json(path, data, sort_keys=True):
-    """Written to a temporary file and renamed: a crash never leaves half a file."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as file:
-        json.dump(data, file, indent=2, sort_keys=sort_keys)
-        file.write("\n")
-    os.replace(temporary, path)
 
 
 def write_metadata(preset_dir, metadata):

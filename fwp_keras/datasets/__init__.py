@@ -14,30 +14,38 @@ The command lines name them: `fwp-train lm --dataset shakespeare`, `fwp-train mt
 multi30k`, `fwp-evaluate lm --dataset wikitext-2 --split test`.
 """
 
-from fwp_keras.datasets import multi30k, retrieval, shakespeare, wikitext
+import importlib
+
 from fwp_keras.datasets.corpus_files import DownloadError
 
-# name: (module, its load_data keywords)
-_TEXT = {"shakespeare": (shakespeare, {}),
-         "wikitext-2": (wikitext, {"version": "wikitext-2"}),
-         "wikitext-103": (wikitext, {"version": "wikitext-103"})}
-_TRANSLATION = {"multi30k": multi30k}
+# name: (module, its load_data keywords). Modules by name, imported on first use: the command
+# lines list the names in `--help` without loading TensorFlow.
+_TEXT = {"shakespeare": ("shakespeare", {}),
+         "wikitext-2": ("wikitext", {"version": "wikitext-2"}),
+         "wikitext-103": ("wikitext", {"version": "wikitext-103"})}
+_TRANSLATION = {"multi30k": ("multi30k", {})}
+_SUBMODULES = ("multi30k", "retrieval", "shakespeare", "wikitext")
 TEXT_DATASETS = tuple(_TEXT)
 TRANSLATION_DATASETS = tuple(_TRANSLATION)
 
 
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"fwp_keras.datasets.{name}")
+    raise AttributeError(f"module 'fwp_keras.datasets' has no attribute {name!r}")
+
+
 def _module(name, kinds):
+    """`(module, load_data keywords)` of the dataset `name` among `kinds`."""
     if name not in kinds:
         raise ValueError(f"`dataset` must be one of {tuple(kinds)}. Received: {name!r}")
-    return kinds[name]
+    module, keywords = kinds[name]
+    return __getattr__(module), keywords
 
 
 def _corpus(name):
     """The module of the text or translation dataset `name`."""
-    if name in _TEXT:
-        return _TEXT[name][0]
-    return _module(name, _TRANSLATION) if name in _TRANSLATION else _module(
-        name, {**_TEXT, **_TRANSLATION})
+    return _module(name, {**_TEXT, **_TRANSLATION})[0]
 
 
 def splits(name):
@@ -60,7 +68,8 @@ def text_documents(name, split, *, origin=None, cache_dir=None):
 
 def translation_pairs(name, split, *, origin=None, cache_dir=None):
     """`(sources, targets)` of a translation dataset's split."""
-    return _module(name, _TRANSLATION).load_data(split, origin=origin, cache_dir=cache_dir)
+    module, _ = _module(name, _TRANSLATION)
+    return module.load_data(split, origin=origin, cache_dir=cache_dir)
 
 
 __all__ = ["DownloadError", "multi30k", "retrieval", "shakespeare", "splits",

@@ -20,8 +20,6 @@ import urllib.parse
 import urllib.request
 import zipfile
 
-import keras
-
 from fwp_keras import __version__
 
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -113,6 +111,8 @@ def fetch(file, *, origin=None, default_origin=None, cache_dir=None):
     url = _url(base, file.name)
     folder = cache_folder(file.corpus, cache_dir)
     target = os.path.join(folder, file.name)
+    import keras  # here, not above: the command lines load this module before TensorFlow
+
     try:
         # get_file falls back to /tmp/.keras when the cache folder does not exist yet.
         os.makedirs(folder, exist_ok=True)

@@ -15,7 +15,7 @@ starts failing near `S = d_dot`, FAVOR+ never reaches zero, softmax is best.
 import math
 import os
 
-from fwp_keras.training.evaluate import check_positive
+from fwp_keras.training.arguments import check_positive
 from fwp_keras.training.reproduce import runs
 
 # Figure 2's x axis.

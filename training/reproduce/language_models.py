@@ -23,10 +23,10 @@ weight models only).
 import os
 
 from fwp_keras import datasets
-from fwp_keras.datasets import wikitext
-from fwp_keras.training.evaluate import check_positive
+from fwp_keras.training.arguments import check_positive
+from fwp_keras.training.arguments.evaluate import evaluate_parser
 from fwp_keras.training.reproduce import runs
-from fwp_keras.zoo.presets import write_json
+from fwp_keras.json_files import write_json
 
 # (name, fwp-train lm flags): every family, then Table 4's carried-state runs.
 MODELS = (
@@ -77,7 +77,7 @@ def data_flags(args):
 def wikitext_valid_splits(args):
     """WikiText-2's `valid` split cut between articles at 80% and 90% of its words."""
     source = "WikiText-2 valid"
-    articles = wikitext.documents("valid")
+    articles = datasets.wikitext.documents("valid")
     words = [sum(len(line.split()) for line in article) for article in articles]
     folder = os.path.join(args.output_dir, "data")
     os.makedirs(folder, exist_ok=True)
@@ -140,7 +140,7 @@ def evaluations(args, results, splits):
         if found.get(split, {}).get("argv") == argv:
             continue
         print(f"$ fwp-evaluate {' '.join(argv)}", flush=True)
-        found[split] = {**evaluate.run(evaluate.parser().parse_args(argv)), "argv": argv}
+        found[split] = {**evaluate.run(evaluate_parser().parse_args(argv)), "argv": argv}
         write_json(path, found)
     return found
 

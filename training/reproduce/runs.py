@@ -5,9 +5,7 @@ import os
 import shlex
 import time
 
-import keras
-
-from fwp_keras.zoo.presets import read_json_file, write_json
+from fwp_keras.json_files import read_json_file, write_json
 
 RESULTS_FILE = "results.json"
 
@@ -28,7 +26,9 @@ def train(argv, output_dir):
                 f"{output_dir} holds a run of other flags: {shlex.join(results['argv'])!r}, "
                 f"not {shlex.join(argv)!r}. Use another --output-dir (or remove that run).")
         return results
-    from fwp_keras.training import cli  # the CLI imports every task; only needed here
+    import keras
+
+    from fwp_keras.training import cli  # run_training imports the task that runs
 
     command = [*argv, "--output-dir", output_dir]
     print("$ " + shlex.join(["fwp-train", *command]), flush=True)

@@ -20,6 +20,7 @@ import sys
 import keras
 from keras_hub.src.utils import preset_utils
 
+from fwp_keras.training.arguments.evaluate import evaluate_parser
 from fwp_keras.training.help_formatter import HelpFormatter
 from fwp_keras.training.reproduce import runs
 from fwp_keras.zoo import presets
@@ -43,7 +44,7 @@ def measure(check, preset):
 
     argv = list(check["command"][1:])
     argv[argv.index("--preset") + 1] = preset
-    results = evaluate.run(evaluate.parser().parse_args(argv))
+    results = evaluate.run(evaluate_parser().parse_args(argv))
     for key in check["metric"].split("."):
         results = results[key]
     return float(results)

@@ -11,7 +11,7 @@ loss. Each curve is one `fwp-train synthetic --setting 2` run with the paper's s
 
 import os
 
-from fwp_keras.training.evaluate import check_positive
+from fwp_keras.training.arguments import check_positive
 from fwp_keras.training.reproduce import runs
 
 DPFP1 = ["--feature-map", "dpfp", "--nu", "1"]

@@ -2,22 +2,17 @@
 
 import argparse
 
-
-def add_origin_argument(group):
-    """`--dataset-origin`: where a provided dataset's published files are, for a mirror or a
-    machine without network access (`fwp_keras.datasets`' `origin=`)."""
-    group.add_argument("--dataset-origin",
-                       help="a URL or local folder holding the dataset's published files "
-                            "(default: the copy shipped in the package, else the corpus's "
-                            "public source; downloads are cached under $KERAS_HOME)")
+# The families `--model` names (each task's MODELS maps them to its classes; arguments_test
+# keeps them equal).
+FAMILIES = ("delta_net", "dpfp", "linear_transformer", "performer", "transformer")
 
 
-def add_model_arguments(parser, models, kind, num_layers, hidden_dim, intermediate_dim):
-    """The "model" group: `--model` (a family of `models` or a `kind` preset), the sizes (with
-    these defaults) and each family's own knob."""
+def add_model_arguments(parser, kind, num_layers, hidden_dim, intermediate_dim):
+    """The "model" group: `--model` (a family or a `kind` preset), the sizes (with these
+    defaults) and each family's own knob."""
     model = parser.add_argument_group("model")
     model.add_argument("--model", default="delta_net",
-                       help=f"one of {sorted(models)}, or a {kind} preset")
+                       help=f"one of {list(FAMILIES)}, or a {kind} preset")
     model.add_argument("--num-layers", type=int, default=num_layers)
     model.add_argument("--hidden-dim", type=int, default=hidden_dim)
     model.add_argument("--num-heads", type=int, default=4)
