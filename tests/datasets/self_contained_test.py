@@ -104,3 +104,23 @@ def test_demo_data_and_tiny_training_run_from_a_copy_with_nothing_beside_it(tmp_
             data = json.load(f)["training"]["data"]
         assert data["dataset"] == {"lm": "shakespeare", "mt": "multi30k"}[task]
     assert sorted(os.listdir(tmp_path / "alone")) == ["fwp-keras"]
+
+
+def test_pip_install_installs_every_subpackage():
+    """pyproject.toml lists the packages (zoo/, training/, tf_ops/ map into fwp_keras/): a
+    folder missing from the list would be missing from a user's install, not from this
+    editable checkout."""
+    import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as file:
+        listed = set(tomllib.load(file)["tool"]["setuptools"]["packages"])
+    folders = {"fwp_keras": "fwp_keras", "zoo": "fwp_keras.zoo",
+               "training": "fwp_keras.training", "tf_ops": "fwp_keras.tf_ops"}
+    found = set()
+    for top, package in folders.items():
+        for folder, _, files in os.walk(os.path.join(ROOT, top)):
+            if "__init__.py" in files:
+                relative = os.path.relpath(folder, os.path.join(ROOT, top))
+                found.add(package if relative == "." else
+                          ".".join([package, *relative.split(os.sep)]))
+    assert found == listed, (sorted(found - listed), sorted(listed - found))
