@@ -26,7 +26,7 @@ Softmax configurations whose attention scores and probabilities would not fit
 
     KERAS_BACKEND=tensorflow python -m benchmarks.zoo          # `make bench-zoo`
 
-Writes markdown tables to stdout and `benchmarks/results/zoo.{json,md}`.
+Writes markdown tables to stdout and `benchmarks/results/zoo.{json,md}` (`--output`).
 """
 
 import argparse
@@ -353,9 +353,9 @@ def save(rows, args):
     meta = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
             "tensorflow": tf.__version__, "keras": keras.__version__, "size": SIZE,
             "repeats": args.repeats}
-    with open(os.path.join(results, "zoo.json"), "w") as file:
+    with open(os.path.join(results, f"{args.output}.json"), "w") as file:
         json.dump({"meta": meta, "rows": rows}, file, indent=1)
-    with open(os.path.join(results, "zoo.md"), "w") as file:
+    with open(os.path.join(results, f"{args.output}.md"), "w") as file:
         file.write(tables(rows) + "\n")
 
 
@@ -372,6 +372,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=64, help="decoded tokens per timing")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--output", default="zoo",
+                        help="results go to benchmarks/results/<output>.{json,md}")
     parser.add_argument("--max-scores-gb", type=float, default=20.0,
                         help="skip softmax runs whose scores would take more GiB (here: 23 in all)")
     args = parser.parse_args(argv)
