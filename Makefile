@@ -7,14 +7,14 @@ OP_LIBRARY := tf_ops/_fwp_ops.so
 OP_SOURCES := $(shell find tf_ops/cc -name '*.cc' -o -name '*.h')
 OUT ?= demo_output
 
-.PHONY: demo demo-capacity test test-tensorflow test-jax test-torch bench bench-zoo bench-training bench-translation bazel gpu-check ops clean
+.PHONY: demo demo-capacity docs docs-check test test-tensorflow test-jax test-torch bench bench-zoo bench-training bench-translation bazel gpu-check ops clean
 
 # Without build isolation: the editable install needs no TensorFlow in a build environment
 # (setup.py builds the op library only for `pip install .`; here $(OP_LIBRARY) does).
 $(INSTALLED): pyproject.toml constraints.txt setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt "setuptools>=69" wheel
-	$(BIN)/pip install --quiet --no-build-isolation -c constraints.txt -e ".[test,jax,torch]"
+	$(BIN)/pip install --quiet --no-build-isolation -c constraints.txt -e ".[test,jax,torch,docs]"
 	touch $@
 
 # The TensorFlow op library, built with tf.sysconfig's flags (CUDA launchers too where nvcc is).
@@ -47,7 +47,15 @@ demo-capacity: $(OP_LIBRARY)
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15
 
-test: test-tensorflow test-jax test-torch
+test: docs-check test-tensorflow test-jax test-torch
+
+# The docs site (mkdocs.yml, docs/) into site/; docs-check fails on a broken link, a missing
+# page or an API reference that does not resolve (--strict), and writes nothing to keep.
+docs: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-check: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 
 test-tensorflow: $(OP_LIBRARY) bazel
 	KERAS_BACKEND=tensorflow $(PYTEST) tests

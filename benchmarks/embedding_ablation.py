@@ -1,5 +1,5 @@
 """Why the zoo's first translation models trained six times worse than a plain keras-hub
-Transformer, one change at a time (README, "Translation quality"): the zoo's softmax
+Transformer, one change at a time (docs/results.md, "Translation quality"): the zoo's softmax
 `TransformerSeq2SeqLM` as first shipped (sinusoidal positions added to token vectors drawn
 with stddev 0.02, unscaled: the positions are 35 times larger), with learned positions
 instead, with the token vectors scaled as Vaswani et al. scale them (the fix, now the

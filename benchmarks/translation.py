@@ -38,7 +38,7 @@ CONFIGURATIONS = [
     ("dpfp_nu3", "dpfp", ["--nu", "3"], "192"),
     ("performer_m64", "performer", ["--num-features", "64"], "128"),
 ]
-# The same size, recipe and budget for every run (see README, "Translation quality").
+# The same size, recipe and budget for every run (see docs/results.md, "Translation quality").
 MODEL = ["--num-layers", "2", "--hidden-dim", "128", "--num-heads", "4",
          "--intermediate-dim", "512"]
 RECIPE = ["--max-tokens", "4096", "--learning-rate", "1e-3", "--warmup-steps", "500",

@@ -6,7 +6,8 @@
 - `data-parallel`: `keras.distribution.DataParallel` over every JAX device (JAX).
 
 Each scales nothing by itself: `--batch-size` stays the global batch, split across replicas,
-so a run reaches the single-device loss trajectory (see the README for the measured agreement).
+so a run reaches the single-device loss trajectory (docs/guides/distribution.md has the
+measured agreement).
 """
 
 import contextlib

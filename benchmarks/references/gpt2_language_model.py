@@ -9,7 +9,7 @@ reports it, and the sliding-window perplexity of `fwp-evaluate lm` on the test s
         --output-dir runs/references/gpt2
 
 Side by side with `fwp-train lm --model transformer` at the same flags, this is the baseline
-the zoo's softmax language model must meet (README, "Language-model quality").
+the zoo's softmax language model must meet (docs/results.md).
 """
 
 import argparse

@@ -11,7 +11,7 @@ without a cache (every step a full forward pass), scored with sacrebleu on `val`
 
 The same command resumes a killed run (`TrainingRun`); `results.json` holds the per-token
 validation loss, NLL and perplexity, greedy BLEU and chrF. Side by side with `fwp-train mt
---model transformer` at the same flags, this is the baseline the zoo must meet (README,
+--model transformer` at the same flags, this is the baseline the zoo must meet (docs/results.md,
 "Translation quality").
 """
 

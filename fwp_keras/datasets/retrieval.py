@@ -26,6 +26,8 @@ _TRAIN, _EVALUATION = 0, 1
 
 
 def sequence_length(num_keys, setting):
+    """`L`, the writes of a sequence: `S` in setting 1 (every key once), `2 S` in setting 2
+    (keys re-assigned)."""
     return num_keys * validation.one_of("setting", setting, SETTINGS)
 
 

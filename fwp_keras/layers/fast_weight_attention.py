@@ -53,8 +53,11 @@ class FastWeightAttention(keras.layers.Layer):
         causal: autoregressive (`True`) or bidirectional (`False`, sum rule only).
         output_dim: size of the output projection (default: the query's last dimension).
         use_bias: biases in the projections.
-        chunk_size, implementation, eps: passed to the memory op (see `fwp_keras.ops`).
-        kernel_initializer, bias_initializer: initializers of the projections.
+        chunk_size: rows per chunk of the memory op's chunked form (see `fwp_keras.ops`).
+        implementation: the memory op's form: `"auto"`, `"op"`, `"chunked"` or `"recurrent"`.
+        eps: the memory op's epsilon in normalisations.
+        kernel_initializer: initializer of the projections' kernels.
+        bias_initializer: initializer of the projections' biases.
 
     Call arguments:
         query: `[B, T, d_model]`.

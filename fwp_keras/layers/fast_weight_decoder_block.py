@@ -27,8 +27,12 @@ class FastWeightDecoderBlock(keras.layers.Layer):
         intermediate_dim: width of the feed-forward layer.
         key_dim: per-head query/key size before the feature map (default `hidden / num_heads`).
         value_dim: per-head value size (default `key_dim`).
-        feature_map, update_rule, normalization, chunk_size, implementation, eps: those of
-            `FastWeightAttention`.
+        feature_map: that of `FastWeightAttention`.
+        update_rule: that of `FastWeightAttention`.
+        normalization: that of `FastWeightAttention`.
+        chunk_size: that of `FastWeightAttention`.
+        implementation: that of `FastWeightAttention`.
+        eps: that of `FastWeightAttention`.
         activation: the feed-forward activation (any Keras activation).
         dropout: dropout rate after the attention, inside and after the feed-forward.
         layer_norm_epsilon: epsilon of the two layer norms.

@@ -25,7 +25,8 @@ def gated_rule(
     """Gated fast weight memory: every write first decays the memory by `1 - beta_t`.
 
     Args:
-        q, k: `[B, T, H, Dk]`, already passed through the feature map.
+        q: queries `[B, T, H, Dk]`, already passed through the feature map.
+        k: keys `[B, T, H, Dk]`, already passed through the feature map.
         v: `[B, T, H, Dv]`.
         beta: gates `[B, T, H]` in [0, 1].
         initial_state: `S: [B, H, Dk, Dv]`, zeros by default.

@@ -41,8 +41,8 @@ def command(task):
                    "400", "--max-tokens", "512", "--num-beams", "1", "--bleu-sentences", "4"]
 
 
-# The agreement measured (README): about 1e-6 relative after 150 synthetic steps, 3e-5 after
-# 300; 3e-4 after 20 language-model steps (the embedding's sparse gradients summed across
+# The agreement measured (docs/guides/distribution.md): about 1e-6 relative after 150
+# synthetic steps, 3e-5 after 300; 3e-4 after 20 language-model steps (the embedding's sparse gradients summed across
 # replicas in another order). Translation batches split by rows, not tokens: each replica's
 # loss is the mean over its own target tokens, so the mean of the two differs from one
 # device's a little (3e-4).

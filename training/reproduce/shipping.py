@@ -105,8 +105,9 @@ def size_mb(directory):
 
 def shipped_table():
     """The shipped presets as a Markdown table: class, size, training and check."""
-    rows = []
+    rows, total_mb = [], 0.0
     for name, (directory, metadata) in shipped_presets().items():
+        total_mb += size_mb(directory)
         training = metadata.get(presets.TRAINING_KEY, {})
         check = training.get(CHECK_KEY, {})
         described = (preset_utils.TASK_CONFIG_FILE if os.path.isfile(
@@ -115,8 +116,9 @@ def shipped_table():
                      f"{metadata['parameter_count'] / 1e6:.2f} M", f"{size_mb(directory):.1f}",
                      training.get("steps", "-"), f"{training.get('train_minutes', 0):.0f}",
                      f"{check.get('metric', '-')} {check.get('value', float('nan')):.4g}"])
-    return runs.markdown_table(["preset", "class", "parameters", "MB", "steps", "train min",
-                                "check (fixed slice)"], rows)
+    table = runs.markdown_table(["preset", "class", "parameters", "MB", "steps", "train min",
+                                 "check (fixed slice)"], rows)
+    return f"{table}\n\n{len(rows)} presets, {total_mb:.1f} MB in all."
 
 
 def main(argv=None):

@@ -58,7 +58,8 @@ class FastWeightBackbone(ZooBackbone):
         update_rule: `"sum"`, `"delta"` or `"gated"`.
         normalization: as in `FastWeightAttention` (`"default"` is the paper's choice).
         key_dim: per-head query/key size before the feature map (default
-            `hidden_dim // num_heads`); value_dim: per-head value size (default `key_dim`).
+            `hidden_dim // num_heads`).
+        value_dim: per-head value size (default `key_dim`).
         dropout: dropout rate of the embeddings and the blocks.
         activation: the feed-forward activation.
         position_encoding: `None` (the memory's order is the only position signal, as in the
@@ -69,7 +70,8 @@ class FastWeightBackbone(ZooBackbone):
         scale_embeddings: token vectors drawn from N(0, 1 / hidden_dim) and multiplied by
             sqrt(hidden_dim) (Vaswani et al. 2017; the default); False: drawn with stddev
             0.02, unscaled (the zoo's first presets).
-        chunk_size, implementation: those of the memory programs.
+        chunk_size: as in the memory programs.
+        implementation: as in the memory programs.
         dtype: the dtype policy of the model.
 
     Inputs: `{"token_ids": [B, T] int, "padding_mask": [B, T]}` (keras-hub's names); padded
@@ -94,6 +96,7 @@ class FastWeightBackbone(ZooBackbone):
         max_sequence_length=None,
         layer_norm_epsilon=1e-5,
         tie_word_embeddings=True,
+        scale_embeddings=True,
         chunk_size=64,
         implementation="auto",
         dtype=None,
@@ -121,7 +124,8 @@ class FastWeightBackbone(ZooBackbone):
             hidden_dim=hidden_dim, intermediate_dim=intermediate_dim, dropout=dropout,
             activation=activation, position_encoding=position_encoding,
             max_sequence_length=max_sequence_length, layer_norm_epsilon=layer_norm_epsilon,
-            tie_word_embeddings=tie_word_embeddings, dtype=dtype, **kwargs,
+            tie_word_embeddings=tie_word_embeddings, scale_embeddings=scale_embeddings,
+            dtype=dtype, **kwargs,
         )
         record_memory_arguments(self, locals(), blocks)
 

@@ -27,10 +27,22 @@ class FastWeightSeq2SeqBackbone(ZooSeq2SeqBackbone):
     Args:
         vocabulary_size: the joint source-target vocabulary.
         num_layers: blocks of the encoder, and of the decoder.
-        num_heads, hidden_dim, intermediate_dim, feature_map, update_rule, normalization,
-        key_dim, value_dim, dropout, activation, layer_norm_epsilon, tie_word_embeddings,
-        scale_embeddings,
-        chunk_size, implementation, dtype: as `FastWeightBackbone`.
+        num_heads: as `FastWeightBackbone`.
+        hidden_dim: as `FastWeightBackbone`.
+        intermediate_dim: as `FastWeightBackbone`.
+        feature_map: as `FastWeightBackbone`.
+        update_rule: as `FastWeightBackbone` (the decoder's self-attention).
+        normalization: as `FastWeightBackbone` (the decoder's self-attention).
+        key_dim: as `FastWeightBackbone`.
+        value_dim: as `FastWeightBackbone`.
+        dropout: as `FastWeightBackbone`.
+        activation: as `FastWeightBackbone`.
+        layer_norm_epsilon: as `FastWeightBackbone`.
+        tie_word_embeddings: as `FastWeightBackbone`.
+        scale_embeddings: as `FastWeightBackbone`.
+        chunk_size: as `FastWeightBackbone`.
+        implementation: as `FastWeightBackbone`.
+        dtype: as `FastWeightBackbone`.
         position_encoding: `"sinusoidal"` (default; a bidirectional linear attention has no
             order of its own), `"learned"` or `None`.
         max_sequence_length: positions of a learned encoding.
@@ -59,6 +71,7 @@ class FastWeightSeq2SeqBackbone(ZooSeq2SeqBackbone):
         max_sequence_length=None,
         layer_norm_epsilon=1e-5,
         tie_word_embeddings=True,
+        scale_embeddings=True,
         chunk_size=64,
         implementation="auto",
         dtype=None,
@@ -97,7 +110,8 @@ class FastWeightSeq2SeqBackbone(ZooSeq2SeqBackbone):
             hidden_dim=hidden_dim, intermediate_dim=intermediate_dim, dropout=dropout,
             activation=activation, position_encoding=position_encoding,
             max_sequence_length=max_sequence_length, layer_norm_epsilon=layer_norm_epsilon,
-            tie_word_embeddings=tie_word_embeddings, dtype=dtype, **kwargs,
+            tie_word_embeddings=tie_word_embeddings, scale_embeddings=scale_embeddings,
+            dtype=dtype, **kwargs,
         )
         record_memory_arguments(self, locals(), decoder_blocks)
 

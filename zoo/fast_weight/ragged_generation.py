@@ -20,7 +20,8 @@ def generate_ragged(model, token_ids, padding_mask, prefill, call_with_cache,
     """Runs `model.sampler` over prompts in keras-hub's layout.
 
     Args:
-        token_ids, padding_mask: `[B, W]`, each prompt at the start of its row.
+        token_ids: `[B, W]`, each prompt at the start of its row.
+        padding_mask: `[B, W]`, each prompt at the start of its row.
         prefill: `(token_ids, write_mask) -> (hidden, cache)`, one pass over the block with
             `write_mask` true on the tokens to write (each prompt but its last token).
         call_with_cache: `(token [B, 1], cache, write_mask [B, 1]) -> (logits, hidden,

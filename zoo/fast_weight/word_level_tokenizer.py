@@ -48,6 +48,8 @@ class WordLevelTokenizer(NamedPresets, keras_hub.tokenizers.Tokenizer):
         self.set_vocabulary(vocabulary)
 
     def set_vocabulary(self, vocabulary):
+        """Sets the words, one a token id in order: a list of strings, or the path of a file
+        with one word a line (None: no vocabulary yet, as keras-hub tokenizers start)."""
         if vocabulary is None:
             self.vocabulary = None
             return

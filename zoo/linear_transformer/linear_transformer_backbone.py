@@ -14,8 +14,11 @@ class LinearTransformerBackbone(FastWeightBackbone):
     normalisation (Eq. 19): `o_t = phi(q_t) S_t / (phi(q_t) . z_t)`.
 
     Args:
-        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim: as keras-hub's
-            `GPT2Backbone`.
+        vocabulary_size: as keras-hub's `GPT2Backbone`.
+        num_layers: as keras-hub's `GPT2Backbone`.
+        num_heads: as keras-hub's `GPT2Backbone`.
+        hidden_dim: as keras-hub's `GPT2Backbone`.
+        intermediate_dim: as keras-hub's `GPT2Backbone`.
         **kwargs: the other arguments of `FastWeightBackbone` (`key_dim`, `dropout`,
             `activation`, `position_encoding`, `tie_word_embeddings`, ...), except those this
             family fixes.

@@ -29,8 +29,11 @@ class AssociativeMemory(keras.layers.Layer):
             (64 in the paper); the memory's `d_dot` is what the feature map makes of it.
         num_heads: heads of the memory (1 in the paper).
         memory: `"fast_weight"` or `"softmax"`.
-        feature_map, update_rule, normalization, chunk_size, implementation: those of
-            `FastWeightAttention` (ignored with `memory="softmax"`).
+        feature_map: as in `FastWeightAttention` (ignored with `memory="softmax"`).
+        update_rule: as in `FastWeightAttention` (ignored with `memory="softmax"`).
+        normalization: as in `FastWeightAttention` (ignored with `memory="softmax"`).
+        chunk_size: as in `FastWeightAttention` (ignored with `memory="softmax"`).
+        implementation: as in `FastWeightAttention` (ignored with `memory="softmax"`).
 
     Call arguments: `keys [B, L]`, `values [B, L]`, `queries [B, Q]` (int, in `[0, S)`).
     Returns `[B, Q, S]`, the predicted value of each query.

@@ -32,6 +32,7 @@ class TransformerBackbone(ZooBackbone):
         max_sequence_length=None,
         layer_norm_epsilon=1e-5,
         tie_word_embeddings=True,
+        scale_embeddings=True,
         dtype=None,
         **kwargs,
     ):
@@ -52,5 +53,6 @@ class TransformerBackbone(ZooBackbone):
             hidden_dim=hidden_dim, intermediate_dim=intermediate_dim, dropout=dropout,
             activation=activation, position_encoding=position_encoding,
             max_sequence_length=max_sequence_length, layer_norm_epsilon=layer_norm_epsilon,
-            tie_word_embeddings=tie_word_embeddings, dtype=dtype, **kwargs,
+            tie_word_embeddings=tie_word_embeddings, scale_embeddings=scale_embeddings,
+            dtype=dtype, **kwargs,
         )
