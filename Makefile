@@ -33,7 +33,7 @@ gpu-check:
 	$(MAKE) -C tf_ops/gpu_harness check
 
 # The shipped presets in use: generate, perplexity, fit, export and serve a language model;
-# translate, BLEU, fit, export and serve a translation model; the Sec. 6.1 memories (~2 minutes).
+# translate, BLEU, fit, export and serve a translation model; the Sec. 6.1 memories (~3 minutes).
 demo: $(OP_LIBRARY)
 	$(BIN)/python -m fwp_keras.training.demo --output-dir $(OUT)
 

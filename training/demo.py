@@ -144,8 +144,10 @@ def translation(args, where):
     print(f"  BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f} on the first "
           f"{len(sources)} pairs of val (beam 4; {scores['bleu_signature']})")
     train = multi30k.as_dataset("train").take(2000)
+    # The loss per target token (padding not counted), as `fwp-train mt` reports it.
     mt.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
-               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+               loss=keras.losses.SparseCategoricalCrossentropy(
+                   from_logits=True, reduction="mean_with_sample_weight"),
                weighted_metrics=["accuracy"])
     steps = max(args.fit_steps // 4, 1)
     print(f"  fit on 2,000 pairs of train, {steps} steps:")
