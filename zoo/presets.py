@@ -15,7 +15,7 @@ import keras
 import keras_hub
 from keras_hub.src.utils import preset_utils
 
-from fwp_keras.json_files import read_json_file, write_json
+from fwp_keras.json_files import write_json
 
 TRAINING_KEY = "training"
 
