@@ -14,19 +14,10 @@ class DeltaNetSeq2SeqBackbone(FastWeightSeq2SeqBackbone):
     encoder and the cross-attention read with linear attention over the same feature map.
 
     Args:
-        vocabulary_size: as `FastWeightSeq2SeqBackbone` (`num_layers` in the encoder and in the
-            decoder).
-        num_layers: as `FastWeightSeq2SeqBackbone` (`num_layers` in the encoder and in the
-            decoder).
-        num_heads: as `FastWeightSeq2SeqBackbone` (`num_layers` in the encoder and in the
-            decoder).
-        hidden_dim: as `FastWeightSeq2SeqBackbone` (`num_layers` in the encoder and in the
-            decoder).
-        intermediate_dim: as `FastWeightSeq2SeqBackbone` (`num_layers` in the encoder and in the
-            decoder).
         feature_map: any feature map of `FastWeightAttention` (a name or a layer).
-        **kwargs: the other arguments of `FastWeightSeq2SeqBackbone` (`key_dim`, `dropout`,
-            `position_encoding`, ...), except those this family fixes.
+        **kwargs: the other arguments of `FastWeightSeq2SeqBackbone` (the sizes `vocabulary_size`,
+            `num_layers`, `num_heads`, `hidden_dim`, `intermediate_dim`, then
+            `key_dim`, `dropout`, ...), except those this family fixes.
     """
 
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,

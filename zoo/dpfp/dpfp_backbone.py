@@ -17,15 +17,10 @@ class DPFPBackbone(FastWeightBackbone):
     Dk = 2 nu d), the sum rule and attention normalisation.
 
     Args:
-        vocabulary_size: as keras-hub's `GPT2Backbone`.
-        num_layers: as keras-hub's `GPT2Backbone`.
-        num_heads: as keras-hub's `GPT2Backbone`.
-        hidden_dim: as keras-hub's `GPT2Backbone`.
-        intermediate_dim: as keras-hub's `GPT2Backbone`.
         nu: the DPFP order (1 <= nu < 2 * key_dim); Dk = 2 * nu * key_dim.
-        **kwargs: the other arguments of `FastWeightBackbone` (`key_dim`, `dropout`,
-            `activation`, `position_encoding`, `tie_word_embeddings`, ...), except those this
-            family fixes.
+        **kwargs: the other arguments of `FastWeightBackbone` (the sizes `vocabulary_size`,
+            `num_layers`, `num_heads`, `hidden_dim`, `intermediate_dim`, then
+            `key_dim`, `dropout`, ...), except those this family fixes.
     """
 
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,

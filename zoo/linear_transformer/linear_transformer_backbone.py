@@ -14,14 +14,9 @@ class LinearTransformerBackbone(FastWeightBackbone):
     normalisation (Eq. 19): `o_t = phi(q_t) S_t / (phi(q_t) . z_t)`.
 
     Args:
-        vocabulary_size: as keras-hub's `GPT2Backbone`.
-        num_layers: as keras-hub's `GPT2Backbone`.
-        num_heads: as keras-hub's `GPT2Backbone`.
-        hidden_dim: as keras-hub's `GPT2Backbone`.
-        intermediate_dim: as keras-hub's `GPT2Backbone`.
-        **kwargs: the other arguments of `FastWeightBackbone` (`key_dim`, `dropout`,
-            `activation`, `position_encoding`, `tie_word_embeddings`, ...), except those this
-            family fixes.
+        **kwargs: the other arguments of `FastWeightBackbone` (the sizes `vocabulary_size`,
+            `num_layers`, `num_heads`, `hidden_dim`, `intermediate_dim`, then
+            `key_dim`, `dropout`, ...), except those this family fixes.
     """
 
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,

@@ -14,18 +14,9 @@ class LinearTransformerSeq2SeqBackbone(FastWeightSeq2SeqBackbone):
     cross-attention.
 
     Args:
-        vocabulary_size: as `FastWeightSeq2SeqBackbone` (`num_layers` in the encoder and in the
-            decoder).
-        num_layers: as `FastWeightSeq2SeqBackbone` (`num_layers` in the encoder and in the
-            decoder).
-        num_heads: as `FastWeightSeq2SeqBackbone` (`num_layers` in the encoder and in the
-            decoder).
-        hidden_dim: as `FastWeightSeq2SeqBackbone` (`num_layers` in the encoder and in the
-            decoder).
-        intermediate_dim: as `FastWeightSeq2SeqBackbone` (`num_layers` in the encoder and in the
-            decoder).
-        **kwargs: the other arguments of `FastWeightSeq2SeqBackbone` (`key_dim`, `dropout`,
-            `position_encoding`, ...), except those this family fixes.
+        **kwargs: the other arguments of `FastWeightSeq2SeqBackbone` (the sizes `vocabulary_size`,
+            `num_layers`, `num_heads`, `hidden_dim`, `intermediate_dim`, then
+            `key_dim`, `dropout`, ...), except those this family fixes.
     """
 
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
