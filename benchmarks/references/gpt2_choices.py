@@ -1,17 +1,17 @@
-"""`fwp-train` with the choices of keras-hub's `GPT2Backbone` that the zoo's flags cannot set,
-for the ablations between the zoo's softmax language model and its GPT2 reference
-(docs/results.md, "Tables 2 and 4"): every `TransformerDecoder`'s dense kernels drawn from
-N(0, 0.02) (Keras' default is glorot_uniform), its GELU in the tanh form, and the token
+"""`fwp-train` with the two choices of keras-hub's `GPT2Backbone` that the zoo's flags cannot
+set, for the ablations between the zoo's softmax language model and its GPT2 reference
+(docs/results.md, "Tables 2 and 4"): `TransformerDecoder`'s GELU in the tanh form, and token
 embeddings drawn from N(0, 0.01). With `--position-encoding learned --max-sequence-length 256
---no-scale-embeddings` and all three, the zoo's `TransformerCausalLM` computes GPT2's model.
+--no-scale-embeddings --initializer-range 0.02` and both, the zoo's `TransformerCausalLM`
+computes GPT2's model.
 
-    python -m benchmarks.references.gpt2_choices --dense-stddev 0.02 --tanh-gelu \\
-        --token-stddev 0.01 -- lm --dataset shakespeare --model transformer \\
-        --position-encoding learned --max-sequence-length 256 --no-scale-embeddings \\
+    python -m benchmarks.references.gpt2_choices --tanh-gelu --token-stddev 0.01 -- \\
+        lm --dataset shakespeare --model transformer --position-encoding learned \\
+        --max-sequence-length 256 --no-scale-embeddings --initializer-range 0.02 \\
         --max-steps 4000 --eval-every 500 --output-dir runs/lm_ablation/transformer_gpt2_recipe
 
-The patches change only how new weights are drawn (and the activation): a preset written by such
-a run loads as the zoo model it was built as.
+A preset such a run writes records `activation="gelu"`: reloaded, it computes the exact GELU,
+not the tanh form it was trained with (an ablation's model, not one to ship).
 """
 
 import argparse
@@ -26,8 +26,6 @@ from keras_hub.src.utils.keras_utils import gelu_approximate  # GPT2Backbone's a
 def parser():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dense-stddev", type=float,
-                        help="TransformerDecoder kernels from N(0, this) (GPT2: 0.02)")
     parser.add_argument("--tanh-gelu", action="store_true",
                         help="TransformerDecoder's GELU in its tanh form (GPT2's)")
     parser.add_argument("--token-stddev", type=float,
@@ -38,15 +36,13 @@ def parser():
 
 
 @contextlib.contextmanager
-def gpt2_choices(dense_stddev=None, tanh_gelu=False, token_stddev=None):
+def gpt2_choices(tanh_gelu=False, token_stddev=None):
     """Within it, keras-hub's `TransformerDecoder` and `ReversibleEmbedding` (the zoo's token
-    embedding) are built with the given GPT2 choices; `None`/`False` keeps Keras' own."""
+    embedding) are built with the given GPT2 choices; `False`/`None` keeps the zoo's own."""
     decoder_init = keras_hub.layers.TransformerDecoder.__init__
     embedding_init = keras_hub.layers.ReversibleEmbedding.__init__
 
     def decoder(self, *args, **kwargs):
-        if dense_stddev is not None:
-            kwargs["kernel_initializer"] = keras.initializers.RandomNormal(stddev=dense_stddev)
         if tanh_gelu:
             kwargs["activation"] = gelu_approximate
         decoder_init(self, *args, **kwargs)
@@ -71,7 +67,7 @@ def main(argv=None):
 
     args = parser().parse_args(argv)
     train_argv = args.train_argv[1:] if args.train_argv[:1] == ["--"] else args.train_argv
-    with gpt2_choices(args.dense_stddev, args.tanh_gelu, args.token_stddev):
+    with gpt2_choices(args.tanh_gelu, args.token_stddev):
         return train(train_argv)
 
 

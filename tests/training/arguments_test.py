@@ -48,3 +48,27 @@ def test_help_and_a_mistyped_flag_load_no_framework():
         "retrieval sequences"])
 def test_the_names_the_flags_list_are_the_codes(flags, code):
     assert tuple(flags) == tuple(code)
+
+
+def _lm_args(*flags):
+    from fwp_keras.training.arguments.train import train_parser
+
+    return train_parser().parse_args(["lm", "--output-dir", "unused", "--num-layers", "1",
+                                      "--hidden-dim", "64", "--intermediate-dim", "256",
+                                      *flags])
+
+
+def test_initializer_range_draws_the_transformers_kernels_and_refuses_other_families():
+    import numpy as np
+
+    from fwp_keras import zoo
+
+    args = _lm_args("--model", "transformer", "--initializer-range", "0.02")
+    backbone = model.build_backbone(zoo.TransformerCausalLM, args, vocabulary_size=64)
+    kernel = next(w for w in backbone.weights if w.path.endswith("intermediate_dense/kernel"))
+    np.testing.assert_allclose(np.asarray(kernel).std(), 0.02, rtol=0.1)
+    assert backbone.get_config()["kernel_initializer"]["config"]["stddev"] == 0.02
+    for flags in (["--model", "delta_net", "--initializer-range", "0.02"],
+                  ["--model", "transformer", "--initializer-range", "0"]):
+        with pytest.raises(ValueError, match="--initializer-range"):
+            model.build_backbone(zoo.TransformerCausalLM, _lm_args(*flags), vocabulary_size=64)

@@ -29,6 +29,9 @@ def add_model_arguments(parser, kind, num_layers, hidden_dim, intermediate_dim):
     model.add_argument("--tie-word-embeddings", action=argparse.BooleanOptionalAction,
                        default=True, help="the output logits through the transposed token "
                                           "embedding (--no-tie-word-embeddings: a Dense layer)")
+    model.add_argument("--initializer-range", type=float,
+                       help="transformer: its attention and feed-forward kernels drawn from "
+                            "N(0, this), GPT2's 0.02 (default: Keras' glorot_uniform)")
     model.add_argument("--scale-embeddings", action=argparse.BooleanOptionalAction,
                        default=True, help="token vectors times sqrt(hidden_dim), drawn "
                                           "N(0, 1/hidden_dim) (--no-scale-embeddings: stddev "
@@ -39,6 +42,15 @@ def build_backbone(cls, args, vocabulary_size):
     """`--model`'s backbone class `cls` at the flags' sizes, with its family's knob."""
     options = {"performer": dict(num_random_features=args.num_features),
                "dpfp": dict(nu=args.nu), "delta_net": dict(feature_map=args.feature_map)}
+    if args.initializer_range is not None:
+        if args.model != "transformer" or not args.initializer_range > 0:
+            raise ValueError("`--initializer-range` must be a number > 0 and goes with "
+                             "`--model transformer` only. Received: --initializer-range "
+                             f"{args.initializer_range} with --model {args.model}")
+        import keras
+
+        options["transformer"] = dict(kernel_initializer=keras.initializers.RandomNormal(
+            stddev=args.initializer_range))
     positions = {}
     if args.position_encoding is not None:
         positions["position_encoding"] = (None if args.position_encoding == "none"

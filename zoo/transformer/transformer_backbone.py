@@ -16,7 +16,9 @@ class TransformerBackbone(ZooBackbone):
     Args: as `FastWeightBackbone` without the memory's: `vocabulary_size, num_layers,
     num_heads, hidden_dim, intermediate_dim, dropout, activation, position_encoding
     ("sinusoidal" by default: softmax attention has no order of its own), max_sequence_length,
-    layer_norm_epsilon, tie_word_embeddings, scale_embeddings, dtype`.
+    layer_norm_epsilon, tie_word_embeddings, scale_embeddings, dtype`, and
+    `kernel_initializer`: the attention and feed-forward kernels' (keras-hub's
+    `TransformerDecoder` argument; GPT2 draws them from `RandomNormal(stddev=0.02)`).
     """
 
     def __init__(
@@ -33,6 +35,7 @@ class TransformerBackbone(ZooBackbone):
         layer_norm_epsilon=1e-5,
         tie_word_embeddings=True,
         scale_embeddings=True,
+        kernel_initializer="glorot_uniform",
         dtype=None,
         **kwargs,
     ):
@@ -42,7 +45,8 @@ class TransformerBackbone(ZooBackbone):
         layers = [
             keras_hub.layers.TransformerDecoder(
                 intermediate_dim, num_heads, dropout=dropout, activation=activation,
-                layer_norm_epsilon=layer_norm_epsilon, normalize_first=True, dtype=dtype,
+                layer_norm_epsilon=layer_norm_epsilon, normalize_first=True,
+                kernel_initializer=kernel_initializer, dtype=dtype,
                 name=f"transformer_layer_{i}",
             )
             for i in range(num_layers)
@@ -56,3 +60,8 @@ class TransformerBackbone(ZooBackbone):
             tie_word_embeddings=tie_word_embeddings, scale_embeddings=scale_embeddings,
             dtype=dtype, **kwargs,
         )
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def get_config(self):
+        return {**super().get_config(),
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}

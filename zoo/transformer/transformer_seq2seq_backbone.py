@@ -17,7 +17,9 @@ class TransformerSeq2SeqBackbone(ZooSeq2SeqBackbone):
 
     Args: as `FastWeightSeq2SeqBackbone` without the memory's: `vocabulary_size, num_layers,
     num_heads, hidden_dim, intermediate_dim, dropout, activation, position_encoding,
-    max_sequence_length, layer_norm_epsilon, tie_word_embeddings, scale_embeddings, dtype`.
+    max_sequence_length, layer_norm_epsilon, tie_word_embeddings, scale_embeddings, dtype`,
+    and `kernel_initializer`: the attention and feed-forward kernels' (keras-hub's
+    `TransformerEncoder` / `TransformerDecoder` argument).
     """
 
     def __init__(
@@ -34,6 +36,7 @@ class TransformerSeq2SeqBackbone(ZooSeq2SeqBackbone):
         layer_norm_epsilon=1e-5,
         tie_word_embeddings=True,
         scale_embeddings=True,
+        kernel_initializer="glorot_uniform",
         dtype=None,
         **kwargs,
     ):
@@ -41,7 +44,8 @@ class TransformerSeq2SeqBackbone(ZooSeq2SeqBackbone):
             num_layers, num_heads, hidden_dim, intermediate_dim
         )
         common = dict(dropout=dropout, activation=activation,
-                      layer_norm_epsilon=layer_norm_epsilon, normalize_first=True, dtype=dtype)
+                      layer_norm_epsilon=layer_norm_epsilon, normalize_first=True,
+                      kernel_initializer=kernel_initializer, dtype=dtype)
         encoder_layers = [
             keras_hub.layers.TransformerEncoder(intermediate_dim, num_heads,
                                                 name=f"encoder_layer_{i}", **common)
@@ -65,3 +69,8 @@ class TransformerSeq2SeqBackbone(ZooSeq2SeqBackbone):
             tie_word_embeddings=tie_word_embeddings, scale_embeddings=scale_embeddings,
             dtype=dtype, **kwargs,
         )
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def get_config(self):
+        return {**super().get_config(),
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
